@@ -1,0 +1,363 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/oci"
+	"github.com/minimalbuild/minimal/magefiles/internal/publish"
+	"github.com/minimalbuild/minimal/magefiles/internal/run"
+	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
+)
+
+// Where things go in an image, ko's way.
+const (
+	appDir  = "/ko-app"
+	dataDir = "/var/run/ko"
+)
+
+// built is one app built for one platform.
+type built struct {
+	spec  manifest.Spec
+	bin   []byte
+	sizes []Step
+	image v1.Image
+}
+
+// Build builds the apps of m for their platforms and publishes them into the output
+// directory: binaries under bin/, one OCI image layout under oci/, docker tarballs under
+// tar/, and report.json. It returns the size report.
+func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (*Report, error) {
+	o, err := makeOptions(m.Root, opts)
+	if err != nil {
+		return nil, err
+	}
+	specs, err := selectSpecs(m, o.apps)
+	if err != nil {
+		return nil, err
+	}
+	if o.verbose {
+		ctx = run.WithLog(ctx, o.log)
+	}
+	created, err := oci.Created()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return nil, fmt.Errorf("creating output directory: %w", err)
+	}
+	work, err := os.MkdirTemp(o.out, ".work-")
+	if err != nil {
+		return nil, fmt.Errorf("creating work directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	start := time.Now()
+	results := make([]*built, len(specs))
+	err = parallel(ctx, o.jobs, len(specs), func(ctx context.Context, i int) error {
+		s := specs[i]
+		t0 := time.Now()
+		b, err := buildOne(ctx, o, s, work, created)
+		if err != nil {
+			fmt.Fprintf(o.log, "FAIL  %-20s %-12s %v\n", s.App, s.Platform, err)
+			return fmt.Errorf("%s %s: %w", s.App, s.Platform, err)
+		}
+		fmt.Fprintf(o.log, "built %-20s %-12s %9d B  %v\n", s.App, s.Platform, len(b.bin), time.Since(t0).Round(time.Millisecond))
+		results[i] = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	report, err := publishAll(ctx, o, m, results)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.log, "built %d images of %d apps in %v\n", len(results), len(report.Apps), time.Since(start).Round(time.Millisecond))
+	return report, nil
+}
+
+// selectSpecs expands m into build specs, keeping only the named apps if any are named.
+func selectSpecs(m *manifest.Manifest, names []string) ([]manifest.Spec, error) {
+	for _, n := range names {
+		if _, ok := m.App(n); !ok {
+			known := make([]string, len(m.Apps))
+			for i, a := range m.Apps {
+				known[i] = a.Name
+			}
+			return nil, fmt.Errorf("%s: no app named %q; apps are: %s", m.File, n, strings.Join(known, ", "))
+		}
+	}
+	all, err := m.Specs()
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return all, nil
+	}
+	var specs []manifest.Spec
+	for _, s := range all {
+		if slices.Contains(names, s.App) {
+			specs = append(specs, s)
+		}
+	}
+	return specs, nil
+}
+
+// buildOne compiles, shrinks and assembles the image of one app for one platform.
+func buildOne(ctx context.Context, o *options, s manifest.Spec, work string, created time.Time) (*built, error) {
+	target, err := toolchain.Lookup(s.Platform)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := o.builders[s.Lang]
+	if !ok {
+		return nil, fmt.Errorf("no toolchain for lang %q", s.Lang)
+	}
+	dir := filepath.Join(work, s.App, target.GOARCH)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(dir, s.App)
+	if err := b.Build(ctx, s, out); err != nil {
+		return nil, err
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("reading built binary: %w", err)
+	}
+	steps := []Step{{Pass: "compile", Bytes: int64(len(bin))}}
+	if slices.Contains(s.Shrink, "strip") {
+		steps[0].Pass = "compile+strip"
+	}
+	img, err := assemble(s, target, bin, created)
+	if err != nil {
+		return nil, fmt.Errorf("assembling image: %w", err)
+	}
+	return &built{spec: s, bin: bin, sizes: steps, image: img}, nil
+}
+
+// assemble builds the image of one app for one platform: data, extra files, then the
+// binary, each in its own layer, on scratch.
+func assemble(s manifest.Spec, t toolchain.Target, bin []byte, created time.Time) (v1.Image, error) {
+	var layers []v1.Layer
+	env := map[string]string{}
+	if s.Image.Data != "" {
+		l, err := oci.DirLayer(s.Image.Data, dataDir, created)
+		if err != nil {
+			return nil, fmt.Errorf("data layer: %w", err)
+		}
+		layers = append(layers, l)
+		env["KO_DATA_PATH"] = dataDir
+	}
+	if len(s.Image.Files) > 0 {
+		files := make([]oci.HostFile, len(s.Image.Files))
+		for i, f := range s.Image.Files {
+			files[i] = oci.HostFile{From: f.From, To: f.To}
+		}
+		l, err := oci.HostFilesLayer(files, created)
+		if err != nil {
+			return nil, fmt.Errorf("files layer: %w", err)
+		}
+		layers = append(layers, l)
+	}
+	l, err := oci.BinaryLayer(s.App, bin, created)
+	if err != nil {
+		return nil, fmt.Errorf("binary layer: %w", err)
+	}
+	layers = append(layers, l)
+
+	for k, v := range s.Image.Env {
+		env[k] = v
+	}
+	entrypoint := s.Image.Entrypoint
+	if len(entrypoint) == 0 {
+		entrypoint = []string{path.Join(appDir, s.App)}
+	}
+	user := s.Image.User
+	if user == "" {
+		user = "65532"
+	}
+	return oci.Image(oci.Config{
+		Platform:     v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch},
+		Entrypoint:   entrypoint,
+		Cmd:          s.Image.Cmd,
+		Env:          envList(env),
+		WorkingDir:   s.Image.Workdir,
+		User:         user,
+		ExposedPorts: ports(s.Image.Ports),
+		Labels:       s.Image.Labels,
+		Annotations:  s.Image.Annotations,
+		Created:      created,
+	}, layers...)
+}
+
+// envList renders an environment map as sorted KEY=value entries.
+func envList(env map[string]string) []string {
+	list := make([]string, 0, len(env))
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	slices.Sort(list)
+	return list
+}
+
+// ports normalizes "8080" to "8080/tcp".
+func ports(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// parallel runs fn for 0..n-1 with at most jobs at once. The first failure cancels the
+// others; every failure is returned, and a job that only saw the cancellation is not.
+func parallel(parent context.Context, jobs, n int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	sem := make(chan struct{}, jobs)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	var failed []error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
+	}
+	return parent.Err()
+}
+
+// publishAll writes the binaries, images, indexes and report of every app. Each file is
+// written beside its final name and renamed into place, and the OCI layout is replaced as
+// a whole, so that an interrupted publish never leaves a partial file.
+func publishAll(ctx context.Context, o *options, m *manifest.Manifest, results []*built) (*Report, error) {
+	pub := publish.Multi(publish.Layout(filepath.Join(o.out, "oci")), publish.Tarball(filepath.Join(o.out, "tar")))
+	report := &Report{}
+	for _, a := range m.Apps {
+		var imgs []*built
+		for _, b := range results {
+			if b.spec.App == a.Name {
+				imgs = append(imgs, b)
+			}
+		}
+		if len(imgs) == 0 {
+			continue
+		}
+		ar := AppReport{Name: a.Name}
+		images := make([]v1.Image, len(imgs))
+		for i, b := range imgs {
+			images[i] = b.image
+			if err := writeFile(BinaryPath(o.out, b.spec), b.bin, 0o755); err != nil {
+				return nil, err
+			}
+			pr, err := platformReport(b)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", b.spec.App, b.spec.Platform, err)
+			}
+			ar.Platforms = append(ar.Platforms, pr)
+		}
+		idx, err := oci.Index(images, a.Image.Annotations)
+		if err != nil {
+			return nil, fmt.Errorf("%s: index: %w", a.Name, err)
+		}
+		d, err := idx.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("%s: index: %w", a.Name, err)
+		}
+		ar.Index = d.String()
+		if _, err := pub.Publish(ctx, a.Name, idx, a.Tags); err != nil {
+			return nil, err
+		}
+		report.Apps = append(report.Apps, ar)
+	}
+	var buf strings.Builder
+	if err := report.WriteJSON(&buf); err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(o.out, "report.json"), []byte(buf.String()), 0o644); err != nil {
+		return nil, err
+	}
+	return report, report.WriteTable(o.log)
+}
+
+// platformReport measures one built image.
+func platformReport(b *built) (PlatformReport, error) {
+	content, pull, err := oci.Sizes(b.image)
+	if err != nil {
+		return PlatformReport{}, err
+	}
+	d, err := b.image.Digest()
+	if err != nil {
+		return PlatformReport{}, err
+	}
+	return PlatformReport{
+		Platform: b.spec.Platform.String(),
+		Manifest: d.String(),
+		Steps:    b.sizes,
+		Binary:   int64(len(b.bin)),
+		Content:  content,
+		Pull:     pull,
+	}, nil
+}
+
+// writeFile writes data to a temporary file beside name and renames it into place.
+func writeFile(name string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return os.Rename(f.Name(), name)
+}

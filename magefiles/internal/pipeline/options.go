@@ -1,0 +1,85 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
+)
+
+// Option configures Build and Test.
+type Option func(*options) error
+
+type options struct {
+	out      string
+	jobs     int
+	log      io.Writer
+	verbose  bool
+	apps     []string
+	builders map[string]toolchain.Builder
+}
+
+// makeOptions sets every default, then applies opts.
+func makeOptions(root string, opts []Option) (*options, error) {
+	o := &options{
+		out:  root + "/images",
+		jobs: runtime.NumCPU(),
+		log:  os.Stderr,
+		builders: map[string]toolchain.Builder{
+			"go": toolchain.Go(),
+		},
+	}
+	if s := os.Getenv("MINIMAL_JOBS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("MINIMAL_JOBS=%q: want a whole number of at least 1", s)
+		}
+		o.jobs = n
+	}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// WithOut sets the output directory. The default is images/ under the repository root.
+func WithOut(dir string) Option {
+	return func(o *options) error { o.out = dir; return nil }
+}
+
+// WithJobs bounds how many builds run at once. The default is $MINIMAL_JOBS, else the
+// number of CPUs.
+func WithJobs(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("jobs must be at least 1, got %d", n)
+		}
+		o.jobs = n
+		return nil
+	}
+}
+
+// WithLog sets where progress lines go. The default is standard error.
+func WithLog(w io.Writer) Option {
+	return func(o *options) error { o.log = w; return nil }
+}
+
+// WithVerbose logs every command run. The default is off.
+func WithVerbose(v bool) Option {
+	return func(o *options) error { o.verbose = v; return nil }
+}
+
+// WithApps limits the build to the named apps. The default is every app.
+func WithApps(names ...string) Option {
+	return func(o *options) error { o.apps = append(o.apps, names...); return nil }
+}
+
+// withBuilder replaces the builder for a language; tests use it to run without toolchains.
+func withBuilder(lang string, b toolchain.Builder) Option {
+	return func(o *options) error { o.builders[lang] = b; return nil }
+}

@@ -1,0 +1,148 @@
+package smoke
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/minimalbuild/minimal/magefiles/manifest"
+)
+
+// DefaultTimeout bounds a smoke test that has no signal: a test that has not ended by then
+// fails.
+const DefaultTimeout = 30 * time.Second
+
+// grace is how long a signalled process has to end.
+var grace = 5 * time.Second
+
+// Cmd is the command a smoke test runs. The test's args are appended to Args.
+type Cmd struct {
+	Args []string
+	// Env is the complete environment; a smoke test does not inherit the caller's, as a
+	// container would not.
+	Env []string
+	Dir string
+	// Stop, when set, is called instead of sending the test's signal to the process, for
+	// runtimes that deliver signals their own way. The process must still end.
+	Stop func(ctx context.Context, sig syscall.Signal) error
+}
+
+// Result is what a smoke test's command did.
+type Result struct {
+	Stdout, Stderr []byte
+	// Exit is the exit code, or -1 if a signal ended the process.
+	Exit int
+	// Signal is the signal that ended the process, if one did.
+	Signal syscall.Signal
+}
+
+// Signals are the signal names a test may send, without the SIG prefix.
+var Signals = map[string]syscall.Signal{
+	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "KILL": syscall.SIGKILL,
+	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM,
+}
+
+// Run runs c with t's args and, when t has a signal, sends it after t.After. It returns
+// an error only when the command could not be run or did not end; compare the Result
+// with Check.
+func Run(ctx context.Context, t *manifest.Test, c Cmd) (Result, error) {
+	args := append(append([]string(nil), c.Args...), t.Args...)
+	timeout := DefaultTimeout
+	if t.Signal != "" {
+		timeout = t.After + grace
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = c.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Dir = c.Dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return Result{}, fmt.Errorf("starting %s: %w", args[0], err)
+	}
+	var stopErr error
+	if t.Signal != "" {
+		sig, ok := Signals[t.Signal]
+		if !ok {
+			return Result{}, fmt.Errorf("unknown signal %q", t.Signal)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			select {
+			case <-time.After(t.After):
+			case <-ctx.Done():
+				return
+			}
+			if c.Stop != nil {
+				stopErr = c.Stop(ctx, sig)
+			} else {
+				stopErr = cmd.Process.Signal(sig)
+			}
+		}()
+		defer func() { <-done }()
+	}
+	err := cmd.Wait()
+	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Exit: cmd.ProcessState.ExitCode()}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.Signal = ws.Signal()
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		if t.Signal != "" {
+			return res, fmt.Errorf("%s did not end within %v of SIG%s", args[0], grace, t.Signal)
+		}
+		return res, fmt.Errorf("%s did not end within %v", args[0], timeout)
+	}
+	if stopErr != nil {
+		return res, fmt.Errorf("sending SIG%s: %w", t.Signal, stopErr)
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return res, fmt.Errorf("running %s: %w", args[0], err)
+	}
+	return res, nil
+}
+
+// Mismatch lists how a Result differs from its test.
+type Mismatch struct {
+	Problems []string
+}
+
+func (m *Mismatch) Error() string { return strings.Join(m.Problems, "; ") }
+
+// Check compares r with what t expects and returns a *Mismatch, or nil.
+func Check(t *manifest.Test, r Result) error {
+	var m Mismatch
+	want := func(what string, got []byte, exact, contains *string) {
+		if exact != nil && string(got) != *exact {
+			m.Problems = append(m.Problems, fmt.Sprintf("%s = %q, want %q", what, got, *exact))
+		}
+		if contains != nil && !bytes.Contains(got, []byte(*contains)) {
+			m.Problems = append(m.Problems, fmt.Sprintf("%s = %q, want it to contain %q", what, got, *contains))
+		}
+	}
+	want("stdout", r.Stdout, t.Stdout, t.StdoutContains)
+	want("stderr", r.Stderr, t.Stderr, t.StderrContains)
+	switch {
+	case r.Signal != 0 && t.Signal != "" && r.Signal == Signals[t.Signal]:
+		// Ended by the signal the test sent: that is the expected way to end.
+	case r.Signal != 0:
+		m.Problems = append(m.Problems, fmt.Sprintf("ended by signal %v, want exit %d", r.Signal, t.Exit))
+	case r.Exit != t.Exit:
+		m.Problems = append(m.Problems, fmt.Sprintf("exit = %d, want %d", r.Exit, t.Exit))
+	}
+	if len(m.Problems) == 0 {
+		return nil
+	}
+	return &m
+}

@@ -1,0 +1,240 @@
+package targets_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/pipeline"
+	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
+)
+
+// need skips the test when a tool is missing, naming the Debian package to install; under
+// CI=true a missing tool fails the test instead.
+func need(t *testing.T, tools ...string) {
+	t.Helper()
+	pkgs := map[string]string{"umoci": "umoci", "runc": "runc", "skopeo": "skopeo", "docker-registry": "docker-registry", "nasm": "nasm"}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			msg := fmt.Sprintf("%s not found: apt-get install %s", tool, pkgs[tool])
+			if os.Getenv("CI") == "true" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
+}
+
+// repoRoot is the repository this test belongs to.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// copyRepo copies the repository's sources (not .git, not images/ contents) to a new
+// directory, as a fresh clone would have them.
+func copyRepo(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "repo")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel == ".git" || (strings.HasPrefix(rel, "images"+string(filepath.Separator)) && d.Name() != ".gitkeep") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case info.Mode().IsRegular():
+			return copyFile(p, target, info.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("copying the repository: %v", err)
+	}
+	return dst
+}
+
+func copyFile(src, dst string, mode fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func readReport(t *testing.T, dir string) *pipeline.Report {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "images", "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r pipeline.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r
+}
+
+// digests maps app and platform to image digests, and app to index digest.
+func digests(r *pipeline.Report) map[string]string {
+	m := map[string]string{}
+	for _, a := range r.Apps {
+		m[a.Name] = a.Index
+		for _, p := range a.Platforms {
+			m[a.Name+" "+p.Platform] = p.Manifest
+		}
+	}
+	return m
+}
+
+// TestEndToEnd builds the example monorepo the way its README says, in a copy of the
+// repository, then unpacks every image from the OCI layout with umoci and runs it with
+// runc for both platforms, checking each app's smoke test. It also builds the same
+// sources in another directory, twice, and checks that every digest is the same.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every example app; not in -short mode")
+	}
+	need(t, "umoci", "runc", "skopeo")
+	ctx := context.Background()
+	root := repoRoot(t)
+
+	a := copyRepo(t, root)
+	cmd := exec.CommandContext(ctx, "go", "tool", "mage", "build")
+	cmd.Dir = a
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool mage build: %v\n%s", err, out)
+	}
+	t.Logf("go tool mage build:\n%s", out)
+	want := digests(readReport(t, a))
+
+	b := copyRepo(t, root)
+	m, err := manifest.Load(filepath.Join(b, "minimal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := pipeline.Build(ctx, m, pipeline.WithLog(io.Discard)); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, digests(readReport(t, b))); diff != "" {
+			t.Errorf("build %d in another directory: digests differ (-want +got):\n%s", i+1, diff)
+		}
+	}
+
+	specs, err := m.Specs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := filepath.Join(a, "images", "oci")
+	for _, s := range specs {
+		t.Run(s.App+"/"+s.Platform.Arch, func(t *testing.T) {
+			if s.Test == nil {
+				t.Skipf("%s has no smoke test", s.App)
+			}
+			runInContainer(t, layout, s)
+		})
+	}
+}
+
+// runInContainer unpacks the image of s from the layout with umoci and runs its smoke test
+// in it with runc.
+func runInContainer(t *testing.T, layout string, s manifest.Spec) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "bundle")
+	ref := layout + ":" + s.App + "/" + s.Platform.Arch
+	if out, err := exec.CommandContext(ctx, "umoci", "unpack", "--image", ref, bundle).CombinedOutput(); err != nil {
+		t.Fatalf("umoci unpack --image %s: %v\n%s", ref, err, out)
+	}
+	configPath := filepath.Join(bundle, "config.json")
+	raw, err := os.ReadFile(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	process := spec["process"].(map[string]any)
+	process["terminal"] = false
+	if len(s.Test.Args) > 0 {
+		// The test's args replace the image's cmd, as `docker run image args...` does.
+		entrypoint := s.Image.Entrypoint
+		if len(entrypoint) == 0 {
+			entrypoint = []string{"/ko-app/" + s.App}
+		}
+		var args []any
+		for _, a := range append(append([]string(nil), entrypoint...), s.Test.Args...) {
+			args = append(args, a)
+		}
+		process["args"] = args
+	}
+	env, _ := process["env"].([]any)
+	for k, v := range s.Test.Env {
+		env = append(env, k+"="+v)
+	}
+	process["env"] = env
+	if raw, err = json.Marshal(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(configPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	state := filepath.Join(dir, "state")
+	id := fmt.Sprintf("minimal-e2e-%s-%s-%d", s.App, s.Platform.Arch, os.Getpid())
+	test := *s.Test
+	test.Args = nil // already in the bundle's process args
+	c := smoke.Cmd{
+		Args: []string{"runc", "--root", state, "run", "--bundle", bundle, id},
+		Env:  []string{"PATH=" + os.Getenv("PATH")},
+		Stop: func(ctx context.Context, sig syscall.Signal) error {
+			return exec.CommandContext(ctx, "runc", "--root", state, "kill", id, fmt.Sprint(int(sig))).Run()
+		},
+	}
+	t.Cleanup(func() { exec.Command("runc", "--root", state, "delete", "--force", id).Run() })
+	res, err := smoke.Run(ctx, &test, c)
+	if err != nil {
+		t.Fatalf("runc run %s: %v\nstderr: %s", ref, err, res.Stderr)
+	}
+	if err := smoke.Check(&test, res); err != nil {
+		t.Errorf("%s in runc: %v", ref, err)
+	}
+}
