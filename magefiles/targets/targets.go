@@ -87,10 +87,16 @@ func load() (*manifest.Manifest, error) {
 	}
 	m, err := manifest.Load(path)
 	if err != nil {
-		return nil, mg.Fatal(2, err)
+		return nil, usageError{err}
 	}
 	return m, nil
 }
+
+// usageError is a bad manifest: mage exits with status 2 for it, as for a usage error.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error   { return e.error }
+func (e usageError) ExitStatus() int { return 2 }
 
 // options are the pipeline options every target shares.
 func options() []pipeline.Option {
