@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
+	"strings"
 )
 
 // Report is the size report of a build, written to report.json and printed as a table.
@@ -40,16 +40,34 @@ type Step struct {
 	Bytes int64  `json:"bytes"`
 }
 
-// WriteTable prints r as an aligned table, one row per app and platform.
+// WriteTable prints r as an aligned table, one row per app and platform: names on the
+// left, sizes on the right.
 func (r *Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "APP\tPLATFORM\tBINARY\tIMAGE\tPULL\t")
+	rows := [][]string{{"APP", "PLATFORM", "BINARY", "IMAGE", "PULL"}}
 	for _, a := range r.Apps {
 		for _, p := range a.Platforms {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", a.Name, p.Platform, bytes(p.Binary), bytes(p.Content), bytes(p.Pull))
+			rows = append(rows, []string{a.Name, p.Platform, formatBytes(p.Binary), formatBytes(p.Content), formatBytes(p.Pull)})
 		}
 	}
-	return tw.Flush()
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, cell := range row {
+			width[i] = max(width[i], len(cell))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		for i, cell := range row {
+			if i < 2 {
+				fmt.Fprintf(&b, "%-*s  ", width[i], cell)
+			} else {
+				fmt.Fprintf(&b, "%*s  ", width[i], cell)
+			}
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, strings.ReplaceAll(b.String(), "  \n", "\n"))
+	return err
 }
 
 // WriteJSON writes r as indented JSON.
@@ -59,8 +77,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// bytes renders n with thousands separators and a unit: "1,200,290 B".
-func bytes(n int64) string {
+// formatBytes renders n with thousands separators and a unit: "1,200,290 B".
+func formatBytes(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	var out []byte
 	for i, c := range []byte(s) {
