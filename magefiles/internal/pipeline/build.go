@@ -21,12 +21,6 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
-// Where things go in an image, ko's way.
-const (
-	appDir  = "/ko-app"
-	dataDir = "/var/run/ko"
-)
-
 // built is one app built for one platform.
 type built struct {
 	spec  manifest.Spec
@@ -155,12 +149,12 @@ func assemble(s manifest.Spec, t toolchain.Target, bin []byte, created time.Time
 	var layers []v1.Layer
 	env := map[string]string{}
 	if s.Image.Data != "" {
-		l, err := oci.DirLayer(s.Image.Data, dataDir, created)
+		l, err := oci.DirLayer(s.Image.Data, oci.DataDir, created)
 		if err != nil {
 			return nil, fmt.Errorf("data layer: %w", err)
 		}
 		layers = append(layers, l)
-		env["KO_DATA_PATH"] = dataDir
+		env["KO_DATA_PATH"] = oci.DataDir
 	}
 	if len(s.Image.Files) > 0 {
 		files := make([]oci.HostFile, len(s.Image.Files))
@@ -184,7 +178,7 @@ func assemble(s manifest.Spec, t toolchain.Target, bin []byte, created time.Time
 	}
 	entrypoint := s.Image.Entrypoint
 	if len(entrypoint) == 0 {
-		entrypoint = []string{path.Join(appDir, s.App)}
+		entrypoint = []string{path.Join(oci.AppDir, s.App)}
 	}
 	user := s.Image.User
 	if user == "" {

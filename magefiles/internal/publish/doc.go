@@ -1,0 +1,12 @@
+// Package publish puts built images somewhere: an OCI image layout on disk,
+// docker-loadable tarballs, or several destinations at once.
+//
+// Every destination implements Interface, in the shape of ko's publishers:
+// one call per app with the app's multi-platform index. Writing to several
+// destinations is a wrapper (Multi), not a flag.
+//
+// Nothing a publisher writes is ever half-written. Files are written to a
+// temporary name in the directory they belong in, synced, and renamed into
+// place; an OCI layout gets its blobs first and its index.json last, so an
+// error or an interrupt leaves either the old contents or the new.
+package publish
