@@ -1,0 +1,152 @@
+package shrink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Kind says at which point of a build a pass does its work.
+type Kind int
+
+const (
+	// CompileTime passes are toolchain flags (for example the linker's -s);
+	// the toolchain applies them, so they have no byte transformation here.
+	CompileTime Kind = iota + 1
+	// PostLink passes are pure functions from a linked binary to a smaller
+	// one.
+	PostLink
+)
+
+// String returns the kind's name as used in error messages.
+func (k Kind) String() string {
+	switch k {
+	case CompileTime:
+		return "compile-time"
+	case PostLink:
+		return "post-link"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Pass is one shrink pass that an app's shrink: list can name.
+type Pass struct {
+	// Name is the pass's name in minimal.yaml.
+	Name string
+	// Kind says whether the toolchain applies the pass or Apply does.
+	Kind Kind
+	// Summary is one line saying what the pass removes.
+	Summary string
+	// apply transforms a linked binary; nil for compile-time passes.
+	apply func(bin []byte) ([]byte, error)
+}
+
+// ErrUnknownPass is wrapped by the errors for pass names that are not in the
+// registry.
+var ErrUnknownPass = errors.New("unknown shrink pass")
+
+// registry holds every pass, in the order Passes lists them.
+var registry = []Pass{
+	{
+		Name:    "strip",
+		Kind:    CompileTime,
+		Summary: "the linker leaves out the symbol table and debug information",
+	},
+	{
+		Name:    "sstrip",
+		Kind:    PostLink,
+		Summary: "drops the section headers and every byte the kernel does not load",
+		apply:   SStrip,
+	},
+}
+
+// Passes returns every known pass.
+func Passes() []Pass {
+	return append([]Pass(nil), registry...)
+}
+
+// Names returns the names of every known pass.
+func Names() []string {
+	names := make([]string, len(registry))
+	for i, p := range registry {
+		names[i] = p.Name
+	}
+	return names
+}
+
+// Lookup returns the pass called name, or an error wrapping ErrUnknownPass.
+func Lookup(name string) (Pass, error) {
+	for _, p := range registry {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return Pass{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownPass, name, strings.Join(Names(), ", "))
+}
+
+// Apply runs the post-link pass called name on bin and returns the result;
+// bin is not modified. It is an error to name an unknown pass or a
+// compile-time one.
+func Apply(name string, bin []byte) ([]byte, error) {
+	p, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if p.Kind != PostLink {
+		return nil, fmt.Errorf("%s is a %v pass: the toolchain applies it, not shrink.Apply", name, p.Kind)
+	}
+	out, err := p.apply(bin)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
+}
+
+// Step records the size of a binary before and after one post-link pass.
+type Step struct {
+	Pass   string // the pass's name
+	Before int64  // size of its input in bytes
+	After  int64  // size of its output in bytes
+}
+
+// Check inspects the binary a pass produced, for example by running the
+// app's smoke test on it. Run stops at the first error a Check returns.
+type Check func(ctx context.Context, pass string, bin []byte) error
+
+// Run applies the post-link passes among names to bin, in order, and returns
+// the final binary with one Step per pass applied. Compile-time passes are
+// skipped: the toolchain has applied them already. When check is not nil it
+// is called after every pass with that pass's output. Unknown names are an
+// error before any pass runs. When no post-link pass runs, Run returns bin
+// itself.
+func Run(ctx context.Context, bin []byte, names []string, check Check) ([]byte, []Step, error) {
+	var passes []Pass
+	for _, name := range names {
+		p, err := Lookup(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if p.Kind == PostLink {
+			passes = append(passes, p)
+		}
+	}
+	var steps []Step
+	for _, p := range passes {
+		if err := ctx.Err(); err != nil {
+			return nil, steps, err
+		}
+		out, err := p.apply(bin)
+		if err != nil {
+			return nil, steps, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		steps = append(steps, Step{Pass: p.Name, Before: int64(len(bin)), After: int64(len(out))})
+		if check != nil {
+			if err := check(ctx, p.Name, out); err != nil {
+				return nil, steps, fmt.Errorf("checking %s output: %w", p.Name, err)
+			}
+		}
+		bin = out
+	}
+	return bin, steps, nil
+}

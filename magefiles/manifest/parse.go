@@ -1,0 +1,375 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The values of Fields.Lang.
+const (
+	LangGo  = "go"
+	LangC   = "c"
+	LangAsm = "asm"
+)
+
+// The values of Fields.Output, for asm apps.
+const (
+	// OutputELF means the sources are assembled into objects and linked.
+	OutputELF = "elf"
+	// OutputFlat means the assembled bytes are the executable themselves.
+	OutputFlat = "flat"
+)
+
+// Defaults applied when the manifest leaves a setting out.
+const (
+	// DefaultZig is the zig version when toolchains.zig is not set.
+	DefaultZig = "0.11.0"
+	// DefaultUser is the image user when image.user is not set: a non-root uid.
+	DefaultUser = "65532"
+	// DefaultAfter is how long a smoke test waits before sending test.signal when
+	// test.after is not set.
+	DefaultAfter = 200 * time.Millisecond
+)
+
+// DefaultPlatforms returns the platforms every app is built for when the manifest does
+// not set platforms: linux/amd64 and linux/386, the two supported ones.
+func DefaultPlatforms() []Platform {
+	return []Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "386"}}
+}
+
+// Load reads the manifest at path and parses it with the manifest's directory as the
+// repository root. File in the result, and in errors, is path as given.
+func Load(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	root, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("finding repository root: %w", err)
+	}
+	return Parse(path, root, data)
+}
+
+// Parse parses and validates the manifest data, names it file in errors and in the
+// result, checks its paths against the repository at root (made absolute if relative),
+// and applies defaults. On any problem it returns a nil Manifest and an ErrorList with
+// every problem found, sorted by position.
+func Parse(file, root string, data []byte) (*Manifest, error) {
+	d := &decoder{file: file, budget: 1}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		d.errorf(nil, "", "repository root %q: %v", root, err)
+		return nil, d.errs
+	}
+	resolved, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		d.errorf(nil, "", "repository root: %v", err)
+		return nil, d.errs
+	}
+	d.root, d.realRoot = abs, resolved
+
+	var m *Manifest
+	if top := d.document(data); top != nil {
+		m = d.walk(top)
+	}
+	if len(d.errs) == 0 {
+		// Parse's checks are meant to leave nothing for Specs to reject; if they
+		// missed something, say so here rather than at build time.
+		if _, err := m.Specs(); err != nil {
+			d.errorf(nil, "", "%v", err)
+		}
+	}
+	if len(d.errs) > 0 {
+		return nil, d.errs.sorted()
+	}
+	return m, nil
+}
+
+// decoder walks a manifest's YAML nodes and collects errors.
+type decoder struct {
+	file     string
+	root     string // absolute repository root
+	realRoot string // root with symlinks resolved
+	errs     ErrorList
+
+	visits, budget int                      // nodes resolved so far, and the most allowed
+	checked        map[pathCheck]pathResult // repoPath's findings, by path and kind
+}
+
+// syntaxLine matches yaml.v3's syntax errors that carry a line.
+var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// document decodes data into its single top-level node, which it returns if it is a
+// mapping; otherwise it records why and returns nil.
+func (d *decoder) document(data []byte) (top *yaml.Node) {
+	defer func() {
+		// yaml.v3 is not known to panic on any input since v3.0.0, but a manifest
+		// must never crash the build.
+		if r := recover(); r != nil {
+			d.errorf(nil, "", "invalid YAML: %v", r)
+			top = nil
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.errorf(nil, "", "empty manifest; want a mapping with version and apps")
+		} else {
+			d.syntax(err)
+		}
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		d.errorf(&next, "", "a second YAML document; want exactly one")
+	case !errors.Is(err, io.EOF):
+		d.syntax(err)
+	}
+	if len(doc.Content) == 0 {
+		d.errorf(nil, "", "empty manifest; want a mapping with version and apps")
+		return nil
+	}
+	top = d.resolve(doc.Content[0])
+	switch {
+	case isNull(top):
+		d.errorf(nil, "", "empty manifest; want a mapping with version and apps")
+		return nil
+	case top.Kind != yaml.MappingNode:
+		d.errorf(top, "", "want a mapping with version and apps at the top level, got %s", describe(top))
+		return nil
+	}
+	return top
+}
+
+// syntax records a YAML syntax error, at its line when yaml.v3 gives one.
+func (d *decoder) syntax(err error) {
+	msg := err.Error()
+	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
+		if line, err := strconv.Atoi(m[1]); err == nil {
+			d.errs = append(d.errs, &Error{File: d.file, Line: line, Msg: "invalid YAML: " + m[2]})
+			return
+		}
+	}
+	d.errorf(nil, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// resolve follows an alias to the node it names. Every node the decoder visits passes
+// through it, so it also keeps the walk within its budget: aliases let a small file name
+// the same large value many times, and the walk goes through each use.
+func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
+	d.visits++
+	if d.visits > d.budget {
+		panic(errBudget)
+	}
+	for i := 0; i < 8 && n.Kind == yaml.AliasNode && n.Alias != nil; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// errBudget is what resolve panics with, and Parse recovers, when the walk is over its
+// budget.
+var errBudget = errors.New("the manifest expands to too many values through aliases")
+
+// countNodes returns the number of nodes written in the document, not following aliases.
+func countNodes(n *yaml.Node) int {
+	c := 1
+	for _, k := range n.Content {
+		c += countNodes(k)
+	}
+	return c
+}
+
+// walk decodes the document top, stopping with an error if resolve runs over budget.
+func (d *decoder) walk(top *yaml.Node) (m *Manifest) {
+	d.budget = 10*countNodes(top) + 10000
+	defer func() {
+		if r := recover(); r != nil {
+			if r != errBudget {
+				panic(r)
+			}
+			d.errorf(nil, "", "%v; want fewer uses of large anchors", errBudget)
+			m = nil
+		}
+	}()
+	return d.manifest(top)
+}
+
+// isNull reports whether n is a null scalar: "~", "null", or nothing at all.
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// describe names what n is, for "want X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "null"
+		}
+		return strconv.Quote(n.Value)
+	}
+	return "an unresolved alias"
+}
+
+// join appends key to the value path p.
+func join(p, key string) string {
+	if p == "" {
+		return key
+	}
+	return p + "." + key
+}
+
+// entry is one key and value of a mapping.
+type entry struct {
+	key  string
+	k, v *yaml.Node // v has its alias resolved
+	path string     // the value's path
+}
+
+// mapping returns the entries of the mapping n, recording an error for every duplicate
+// key, non-string key, and (when known is not nil) every key not in known. notHere
+// gives the message for keys that exist elsewhere in the schema but are not allowed in
+// this mapping.
+func (d *decoder) mapping(n *yaml.Node, path string, known []string, notHere map[string]string) []entry {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "want a mapping, got %s", describe(n))
+		return nil
+	}
+	seen := make(map[string]*yaml.Node)
+	var out []entry
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, v := n.Content[i], d.resolve(n.Content[i+1])
+		k := d.resolve(kn)
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(kn, path, "want a string key, got %s", describe(k))
+			continue
+		}
+		if k.ShortTag() == "!!merge" {
+			d.errorf(kn, path, "merge keys (<<) are not supported; put shared settings in defaults")
+			continue
+		}
+		key := k.Value
+		if first, ok := seen[key]; ok {
+			d.errorf(kn, path, "duplicate key %q (first at line %d)", key, first.Line)
+			continue
+		}
+		seen[key] = kn
+		if known != nil && !slices.Contains(known, key) {
+			if why, ok := notHere[key]; ok {
+				d.errorf(kn, join(path, key), "%s", why)
+			} else {
+				d.unknownKey(kn, path, key, known)
+			}
+			continue
+		}
+		out = append(out, entry{key: key, k: kn, v: v, path: join(path, key)})
+	}
+	return out
+}
+
+// scalar returns the text of the scalar n; a null scalar's text is "". Any scalar is
+// accepted, so `user: 65532` gives "65532".
+func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "want a string, got %s", describe(n))
+		return "", false
+	}
+	if isNull(n) {
+		return "", true
+	}
+	return n.Value, true
+}
+
+// item is one string of a string-or-list value.
+type item struct {
+	s    string
+	n    *yaml.Node
+	path string
+}
+
+// list returns the strings of n, which is either one scalar or a list of scalars. An
+// empty list gives a non-nil empty result.
+func (d *decoder) list(n *yaml.Node, path string) []item {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		s, _ := d.scalar(n, path)
+		return []item{{s: s, n: n, path: path}}
+	case yaml.SequenceNode:
+		items := make([]item, 0, len(n.Content))
+		for i, c := range n.Content {
+			c = d.resolve(c)
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if s, ok := d.scalar(c, p); ok {
+				items = append(items, item{s: s, n: c, path: p})
+			}
+		}
+		return items
+	}
+	d.errorf(n, path, "want a string or a list of strings, got %s", describe(n))
+	return nil
+}
+
+// stringList returns the strings of the string-or-list n. When check is not nil, it
+// returns a message for each bad string, and no string may appear twice.
+func (d *decoder) stringList(n *yaml.Node, path string, check func(string) string) []string {
+	items := d.list(n, path)
+	if items == nil {
+		return nil
+	}
+	out := make([]string, 0, len(items))
+	seen := make(map[string]bool)
+	for _, it := range items {
+		if check != nil {
+			if msg := check(it.s); msg != "" {
+				d.errorf(it.n, it.path, "%s", msg)
+				continue
+			}
+			if seen[it.s] {
+				d.errorf(it.n, it.path, "%q listed twice", it.s)
+				continue
+			}
+			seen[it.s] = true
+		}
+		out = append(out, it.s)
+	}
+	return out
+}
+
+// stringMap returns the mapping n of strings to strings; a null value is "". checkKey
+// returns a message for a bad key.
+func (d *decoder) stringMap(n *yaml.Node, path string, checkKey func(string) string) map[string]string {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "want a mapping of strings, got %s", describe(n))
+		return nil
+	}
+	out := make(map[string]string)
+	for _, e := range d.mapping(n, path, nil, nil) {
+		if msg := checkKey(e.key); msg != "" {
+			d.errorf(e.k, path, "%s", msg)
+			continue
+		}
+		if v, ok := d.scalar(e.v, e.path); ok {
+			out[e.key] = v
+		}
+	}
+	return out
+}

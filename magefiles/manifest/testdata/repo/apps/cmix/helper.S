@@ -1,0 +1,3 @@
+	.globl helper
+helper:
+	ret

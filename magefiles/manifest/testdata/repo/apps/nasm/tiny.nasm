@@ -1,0 +1,2 @@
+bits 64
+; a flat binary: the ELF header is written by hand
