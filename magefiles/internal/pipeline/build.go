@@ -17,6 +17,7 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/publish"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
+	"github.com/minimalbuild/minimal/magefiles/internal/shrink"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -136,11 +137,51 @@ func buildOne(ctx context.Context, o *options, s manifest.Spec, work string, cre
 	if slices.Contains(s.Shrink, "strip") {
 		steps[0].Pass = "compile+strip"
 	}
+	bin, passSteps, err := shrinkBinary(ctx, o, s, bin, dir)
+	if err != nil {
+		return nil, err
+	}
+	steps = append(steps, passSteps...)
 	img, err := assemble(s, target, bin, created)
 	if err != nil {
 		return nil, fmt.Errorf("assembling image: %w", err)
 	}
 	return &built{spec: s, bin: bin, sizes: steps, image: img}, nil
+}
+
+// shrinkBinary runs the post-link shrink passes of s over bin, checking each result with
+// the app's smoke test. A pass that minimal does not have yet is skipped with a warning.
+func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, dir string) ([]byte, []Step, error) {
+	var names []string
+	for _, name := range s.Shrink {
+		if _, err := shrink.Lookup(name); err != nil {
+			fmt.Fprintf(o.log, "warning: %s %s: shrink pass %q is not available yet; skipped\n", s.App, s.Platform, name)
+			continue
+		}
+		names = append(names, name)
+	}
+	var check shrink.Check
+	if s.Test != nil {
+		check = func(ctx context.Context, pass string, out []byte) error {
+			path := filepath.Join(dir, s.App+"."+pass)
+			if err := os.WriteFile(path, out, 0o755); err != nil {
+				return err
+			}
+			if err := SmokeBinary(ctx, s, path); err != nil {
+				return fmt.Errorf("smoke test after %s: %w", pass, err)
+			}
+			return nil
+		}
+	}
+	out, steps, err := shrink.Run(ctx, bin, names, check)
+	if err != nil {
+		return nil, nil, fmt.Errorf("shrinking: %w", err)
+	}
+	var report []Step
+	for _, st := range steps {
+		report = append(report, Step{Pass: st.Pass, Bytes: st.After})
+	}
+	return out, report, nil
 }
 
 // assemble builds the image of one app for one platform: data, extra files, then the
