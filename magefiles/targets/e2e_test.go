@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/pipeline"
+	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -96,13 +97,13 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 	return out.Close()
 }
 
-func readReport(t *testing.T, dir string) *pipeline.Report {
+func readReport(t *testing.T, dir string) *report.Report {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "images", "report.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r pipeline.Report
+	var r report.Report
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func readReport(t *testing.T, dir string) *pipeline.Report {
 }
 
 // digests maps app and platform to image digests, and app to index digest.
-func digests(r *pipeline.Report) map[string]string {
+func digests(r *report.Report) map[string]string {
 	m := map[string]string{}
 	for _, a := range r.Apps {
 		m[a.Name] = a.Index

@@ -16,6 +16,7 @@ import (
 
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/publish"
+	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
 	"github.com/minimalbuild/minimal/magefiles/internal/shrink"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
@@ -26,14 +27,14 @@ import (
 type built struct {
 	spec  manifest.Spec
 	bin   []byte
-	sizes []Step
+	sizes []report.Step
 	image v1.Image
 }
 
 // Build builds the apps of m for their platforms and publishes them into the output
 // directory: binaries under bin/, one OCI image layout under oci/, docker tarballs under
-// tar/, and report.json. It returns the size report.
-func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (*Report, error) {
+// tar/, and the size report as report.json and report.svg. It returns the size report.
+func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (*report.Report, error) {
 	o, err := makeOptions(m.Root, opts)
 	if err != nil {
 		return nil, err
@@ -76,12 +77,12 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (*Report, 
 		return nil, err
 	}
 
-	report, err := publishAll(ctx, o, m, results)
+	r, err := publishAll(ctx, o, m, results)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(o.log, "built %d images of %d apps in %v\n", len(results), len(report.Apps), time.Since(start).Round(time.Millisecond))
-	return report, nil
+	fmt.Fprintf(o.log, "built %d images of %d apps in %v\n", len(results), len(r.Apps), time.Since(start).Round(time.Millisecond))
+	return r, nil
 }
 
 // selectSpecs expands m into build specs, keeping only the named apps if any are named.
@@ -133,7 +134,7 @@ func buildOne(ctx context.Context, o *options, s manifest.Spec, work string, cre
 	if err != nil {
 		return nil, fmt.Errorf("reading built binary: %w", err)
 	}
-	steps := []Step{{Pass: "compile", Bytes: int64(len(bin))}}
+	steps := []report.Step{{Pass: "compile", Bytes: int64(len(bin))}}
 	if slices.Contains(s.Shrink, "strip") {
 		steps[0].Pass = "compile+strip"
 	}
@@ -151,7 +152,7 @@ func buildOne(ctx context.Context, o *options, s manifest.Spec, work string, cre
 
 // shrinkBinary runs the post-link shrink passes of s over bin, checking each result with
 // the app's smoke test. A pass that minimal does not have yet is skipped with a warning.
-func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, dir string) ([]byte, []Step, error) {
+func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, dir string) ([]byte, []report.Step, error) {
 	var names []string
 	for _, name := range s.Shrink {
 		if _, err := shrink.Lookup(name); err != nil {
@@ -177,11 +178,11 @@ func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("shrinking: %w", err)
 	}
-	var report []Step
+	var sizes []report.Step
 	for _, st := range steps {
-		report = append(report, Step{Pass: st.Pass, Bytes: st.After})
+		sizes = append(sizes, report.Step{Pass: st.Pass, Bytes: st.After})
 	}
-	return out, report, nil
+	return out, sizes, nil
 }
 
 // assemble builds the image of one app for one platform: data, extra files, then the
@@ -303,9 +304,9 @@ func parallel(parent context.Context, jobs, n int, fn func(ctx context.Context, 
 // publishAll writes the binaries, images, indexes and report of every app. Each file is
 // written beside its final name and renamed into place, and the OCI layout is replaced as
 // a whole, so that an interrupted publish never leaves a partial file.
-func publishAll(ctx context.Context, o *options, m *manifest.Manifest, results []*built) (*Report, error) {
+func publishAll(ctx context.Context, o *options, m *manifest.Manifest, results []*built) (*report.Report, error) {
 	pub := publish.Multi(publish.Layout(filepath.Join(o.out, "oci")), publish.Tarball(filepath.Join(o.out, "tar")))
-	report := &Report{}
+	rep := &report.Report{}
 	for _, a := range m.Apps {
 		var imgs []*built
 		for _, b := range results {
@@ -316,7 +317,7 @@ func publishAll(ctx context.Context, o *options, m *manifest.Manifest, results [
 		if len(imgs) == 0 {
 			continue
 		}
-		ar := AppReport{Name: a.Name}
+		ar := report.App{Name: a.Name}
 		images := make([]v1.Image, len(imgs))
 		for i, b := range imgs {
 			images[i] = b.image
@@ -341,29 +342,35 @@ func publishAll(ctx context.Context, o *options, m *manifest.Manifest, results [
 		if _, err := pub.Publish(ctx, a.Name, idx, a.Tags); err != nil {
 			return nil, err
 		}
-		report.Apps = append(report.Apps, ar)
+		rep.Apps = append(rep.Apps, ar)
 	}
-	var buf strings.Builder
-	if err := report.WriteJSON(&buf); err != nil {
+	var js, svg strings.Builder
+	if err := rep.WriteJSON(&js); err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(o.out, "report.json"), []byte(buf.String()), 0o644); err != nil {
+	if err := rep.WriteSVG(&svg, report.Classic); err != nil {
 		return nil, err
 	}
-	return report, report.WriteTable(o.log)
+	if err := writeFile(filepath.Join(o.out, "report.json"), []byte(js.String()), 0o644); err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(o.out, "report.svg"), []byte(svg.String()), 0o644); err != nil {
+		return nil, err
+	}
+	return rep, rep.WriteTable(o.log)
 }
 
 // platformReport measures one built image.
-func platformReport(b *built) (PlatformReport, error) {
+func platformReport(b *built) (report.Platform, error) {
 	content, pull, err := oci.Sizes(b.image)
 	if err != nil {
-		return PlatformReport{}, err
+		return report.Platform{}, err
 	}
 	d, err := b.image.Digest()
 	if err != nil {
-		return PlatformReport{}, err
+		return report.Platform{}, err
 	}
-	return PlatformReport{
+	return report.Platform{
 		Platform: b.spec.Platform.String(),
 		Manifest: d.String(),
 		Steps:    b.sizes,

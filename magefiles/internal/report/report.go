@@ -1,4 +1,4 @@
-package pipeline
+package report
 
 import (
 	"encoding/json"
@@ -10,18 +10,18 @@ import (
 
 // Report is the size report of a build, written to report.json and printed as a table.
 type Report struct {
-	Apps []AppReport `json:"apps"`
+	Apps []App `json:"apps"`
 }
 
-// AppReport is one app's multi-arch index and its per-platform images.
-type AppReport struct {
+// App is one app's multi-arch index and its per-platform images.
+type App struct {
 	Name      string           `json:"name"`
 	Index     string           `json:"index"` // the index digest
-	Platforms []PlatformReport `json:"platforms"`
+	Platforms []Platform `json:"platforms"`
 }
 
-// PlatformReport is the sizes of one app on one platform.
-type PlatformReport struct {
+// Platform is the sizes of one app on one platform.
+type Platform struct {
 	Platform string `json:"platform"`
 	Manifest string `json:"manifest"` // the image manifest digest
 	// Steps are the binary's size after compiling and after each shrink pass, in order.
