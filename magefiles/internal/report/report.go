@@ -15,8 +15,8 @@ type Report struct {
 
 // App is one app's multi-arch index and its per-platform images.
 type App struct {
-	Name      string           `json:"name"`
-	Index     string           `json:"index"` // the index digest
+	Name      string     `json:"name"`
+	Index     string     `json:"index"` // the index digest
 	Platforms []Platform `json:"platforms"`
 }
 
