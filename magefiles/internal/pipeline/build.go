@@ -35,7 +35,7 @@ type built struct {
 // directory: binaries under bin/, one OCI image layout under oci/, docker tarballs under
 // tar/, and the size report as report.json and report.svg. It returns the size report.
 func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (*report.Report, error) {
-	o, err := makeOptions(m.Root, opts)
+	o, err := makeOptions(m, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // Option configures Build and Test.
@@ -23,14 +25,13 @@ type options struct {
 }
 
 // makeOptions sets every default, then applies opts.
-func makeOptions(root string, opts []Option) (*options, error) {
+func makeOptions(m *manifest.Manifest, opts []Option) (*options, error) {
 	o := &options{
-		out:  root + "/images",
+		out:  filepath.Join(m.Root, "images"),
 		jobs: runtime.NumCPU(),
 		log:  os.Stderr,
-		builders: map[string]toolchain.Builder{
-			"go": toolchain.Go(),
-		},
+
+		builders: map[string]toolchain.Builder{},
 	}
 	if s := os.Getenv("MINIMAL_JOBS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -42,6 +43,18 @@ func makeOptions(root string, opts []Option) (*options, error) {
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
+		}
+	}
+	// zig is resolved once per build, and only if a C or assembly app needs it.
+	zig := toolchain.LazyZig(m.Toolchains.Zig, toolchain.WithZigLog(o.log))
+	defaults := map[string]toolchain.Builder{
+		manifest.LangGo:  toolchain.Go(),
+		manifest.LangC:   toolchain.C(zig),
+		manifest.LangAsm: toolchain.Asm(zig),
+	}
+	for lang, b := range defaults {
+		if o.builders[lang] == nil {
+			o.builders[lang] = b
 		}
 	}
 	return o, nil

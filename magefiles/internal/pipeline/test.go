@@ -16,7 +16,7 @@ import (
 // platform it is built for. Every failure is reported; apps without a test are listed as
 // untested.
 func Test(ctx context.Context, m *manifest.Manifest, opts ...Option) error {
-	o, err := makeOptions(m.Root, opts)
+	o, err := makeOptions(m, opts)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,377 @@
+package toolchain
+
+import (
+	"debug/elf"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/minimalbuild/minimal/magefiles/internal/run"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
+)
+
+func TestLinkArgs(t *testing.T) {
+	amd, _ := Lookup(linuxAMD64)
+	x86, _ := Lookup(linux386)
+	objs := []string{"/w/0-a.S.o", "/w/1-b.asm.o"}
+	tests := []struct {
+		name   string
+		spec   manifest.Spec
+		t      Target
+		nmagic bool
+		want   []string
+	}{
+		{
+			name: "strip with -n: the smallest layout, for a result with one segment",
+			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{"strip"}}}, t: amd, nmagic: true,
+			want: []string{"ld.lld", "-m", "elf_x86_64", "-static", "-s", "--no-rosegment", "-T", "/w/discard-comment.ld", "-n", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
+		},
+		{
+			name: "strip without -n: the relink of a result with a writable segment",
+			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{"strip"}}}, t: x86,
+			want: []string{"ld.lld", "-m", "elf_i386", "-static", "-s", "--no-rosegment", "-T", "/w/discard-comment.ld", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
+		},
+		{
+			name: "no strip: lld's defaults, and nmagic means nothing",
+			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{}}}, t: amd, nmagic: true,
+			want: []string{"ld.lld", "-m", "elf_x86_64", "-static", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
+		},
+		{
+			name: "ldflags written for zig cc reach lld after ours, so they win",
+			spec: manifest.Spec{Fields: manifest.Fields{Ldflags: []string{"-Wl,-z,relro", "-Xlinker", "--entry=main", "--gc-sections"}}}, t: amd,
+			want: []string{"ld.lld", "-m", "elf_x86_64", "-static", "-z", "relro", "--entry=main", "--gc-sections", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, linkArgs(tt.spec, tt.t, objs, "/w", "/w/exe", tt.nmagic)); diff != "" {
+				t.Errorf("linkArgs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestAssemblerArgs(t *testing.T) {
+	x86, _ := Lookup(linux386)
+	spec := manifest.Spec{Root: "/r", Fields: manifest.Fields{
+		Include: []string{"/r/inc", "/r/more/"},
+		Defines: map[string]string{"N": "3", "DEBUG": ""},
+		Flags:   []string{"-Wall"},
+	}}
+	t.Run("GAS goes through zig cc -c with the preprocessor's flags", func(t *testing.T) {
+		want := []string{"cc", "-target", "x86-linux-musl", "-c", "-ffile-prefix-map=/r=.", "-I/r/inc", "-I/r/more/", "-DDEBUG", "-DN=3", "-Wall", "/r/a/i386.S", "-o", "/w/0-i386.S.o"}
+		if diff := cmp.Diff(want, gasArgs(spec, x86, "/r/a/i386.S", "/w/0-i386.S.o")); diff != "" {
+			t.Errorf("gasArgs (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("nasm gets include dirs ending in a slash and the source relative to the root", func(t *testing.T) {
+		want := []string{"-f", "elf32", "-I/r/inc/", "-I/r/more/", "-DDEBUG", "-DN=3", "-Wall", "-o", "/w/0-i386.asm.o", "a/i386.asm"}
+		if diff := cmp.Diff(want, nasmArgs(spec, x86.NASM, "/r/a/i386.asm", "/w/0-i386.asm.o")); diff != "" {
+			t.Errorf("nasmArgs (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("nasm keeps a source outside the root absolute", func(t *testing.T) {
+		got := nasmArgs(spec, "bin", "/elsewhere/t.asm", "/w/exe")
+		if diff := cmp.Diff([]string{"-o", "/w/exe", "/elsewhere/t.asm"}, got[len(got)-3:]); diff != "" {
+			t.Errorf("nasmArgs tail (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestLLDFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{name: "-Wl, splits at commas", in: []string{"-Wl,-z,max-page-size=4096"}, want: []string{"-z", "max-page-size=4096"}},
+		{name: "-Xlinker passes its argument", in: []string{"-Xlinker", "-Map=m"}, want: []string{"-Map=m"}},
+		{name: "a trailing -Xlinker stays, for lld to reject", in: []string{"-Xlinker"}, want: []string{"-Xlinker"}},
+		{name: "plain linker flags pass unchanged", in: []string{"--gc-sections", "-s"}, want: []string{"--gc-sections", "-s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, lldFlags(tt.in)); diff != "" {
+				t.Errorf("lldFlags (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestAsmBuildErrorsWithoutZig(t *testing.T) {
+	root := examplesRoot(t)
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noNASM := t.TempDir() // a PATH without nasm
+	tests := []struct {
+		name    string
+		spec    manifest.Spec
+		wantErr []string
+		wantIs  error
+	}{
+		{
+			name:    "nasm missing from PATH says how to install it",
+			spec:    appSpec("nasm-hello", linuxAMD64, testdata, manifest.Fields{Lang: "asm", Src: []string{"nasm-hello/x86_64.asm"}, Output: "elf", Env: map[string]string{"PATH": noNASM}}),
+			wantErr: []string{"building nasm-hello for linux/amd64", "install nasm: apt-get install nasm"},
+			wantIs:  exec.ErrNotFound,
+		},
+		{
+			name:    "a flat program is one source",
+			spec:    appSpec("teensy", linux386, root, manifest.Fields{Lang: "asm", Src: []string{"apps/teensy"}, Output: "flat"}),
+			wantErr: []string{"building teensy for linux/386: output flat takes one source file, got 2"},
+		},
+		{
+			name:    "a C app is not the assembly builder's",
+			spec:    appSpec("hello-c", linux386, root, manifest.Fields{Lang: "c", Src: []string{"apps/hello-c"}}),
+			wantErr: []string{`building hello-c for linux/386: the assembly builder cannot build lang "c"`},
+		},
+		{
+			name:    "an unsupported platform names the supported ones",
+			spec:    appSpec("hello-asm", manifest.Platform{OS: "linux", Arch: "arm64"}, root, manifest.Fields{Lang: "asm", Src: []string{"apps/hello-asm/x86_64.S"}}),
+			wantErr: []string{"building hello-asm for linux/arm64: unsupported platform"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "bin")
+			err := Asm(noZig(t)).Build(t.Context(), tt.spec, out)
+			if err == nil {
+				t.Fatal("the build succeeded")
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("error %v does not wrap %v", err, tt.wantIs)
+			}
+			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a failed build wrote its output: %v", err)
+			}
+		})
+	}
+}
+
+func TestAsmExamples(t *testing.T) {
+	z := realZig(t)
+	root := examplesRoot(t)
+	tests := []struct {
+		app    string
+		output string
+		src    map[string]string // per arch
+		stdout string
+	}{
+		{app: "hello-asm", output: "elf", src: map[string]string{"amd64": "apps/hello-asm/x86_64.S", "386": "apps/hello-asm/i386.S"}, stdout: "hello from a minimal scratch container!\n"},
+		{app: "teensy", output: "flat", src: map[string]string{"amd64": "apps/teensy/x86_64.S", "386": "apps/teensy/i386.S"}, stdout: "Hi minimal scratch! ELF\n"},
+	}
+	for _, tt := range tests {
+		for _, p := range []manifest.Platform{linuxAMD64, linux386} {
+			t.Run(tt.app+"/"+p.Arch, func(t *testing.T) {
+				// The strip default: [strip] for elf, [] for flat.
+				shrink := []string{"strip"}
+				if tt.output == "flat" {
+					shrink = []string{}
+				}
+				spec := appSpec(tt.app, p, root, manifest.Fields{Lang: "asm", Src: []string{tt.src[p.Arch]}, Output: tt.output, Shrink: shrink})
+				bin := filepath.Join(t.TempDir(), tt.app)
+				if err := Asm(fixedZig(z)).Build(t.Context(), spec, bin); err != nil {
+					t.Fatal(err)
+				}
+				if got := runLimited(t, bin); got != tt.stdout {
+					t.Errorf("stdout %q, want %q", got, tt.stdout)
+				}
+				checkSize(t, tt.app, p, bin)
+			})
+		}
+	}
+}
+
+// asmWithData is a GAS program for linux/amd64 that writes to its data segment: with
+// -n that segment would share a page with the code and take its execute permission.
+const asmWithData = `	.globl _start
+	.text
+_start:
+	incl	counter(%rip)
+	mov	$1, %eax
+	mov	$1, %edi
+	lea	msg(%rip), %rsi
+	mov	$len, %edx
+	syscall
+	mov	counter(%rip), %edi
+	mov	$60, %eax
+	syscall
+	.data
+msg:	.ascii "data\n"
+	.set len, . - msg
+counter: .long 41
+	.section .note.GNU-stack, "", @progbits
+`
+
+func TestAsmWithWritableDataRunsAfterStrip(t *testing.T) {
+	z := realZig(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "data.S")
+	if err := os.WriteFile(src, []byte(asmWithData), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := manifest.Spec{App: "data", Platform: linuxAMD64, Fields: manifest.Fields{Lang: "asm", Src: []string{src}, Output: "elf", Shrink: []string{"strip"}}}
+	bin := filepath.Join(dir, "data")
+	if err := Asm(fixedZig(z)).Build(t.Context(), spec, bin); err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var loads []string
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD {
+			loads = append(loads, p.Flags.String())
+			if p.Align < pageSize {
+				t.Errorf("segment %v is aligned to %d bytes, want pages", p.Flags, p.Align)
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"PF_X+PF_R", "PF_W+PF_R"}, loads); diff != "" {
+		t.Errorf("loadable segments (-want +got):\n%s", diff)
+	}
+	cmd := exec.CommandContext(t.Context(), bin)
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 42 || string(out) != "data\n" {
+		t.Errorf("it printed %q and ended with %v, want \"data\\n\" and exit status 42", out, err)
+	}
+}
+
+func TestAsmBuildErrors(t *testing.T) {
+	z := realZig(t)
+	root := examplesRoot(t)
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		spec    manifest.Spec
+		wantErr []string
+		tool    bool // the error is the assembler's, with its exit status
+	}{
+		{
+			name:    "amd64 source built for 386 gives the assembler's error",
+			spec:    appSpec("hello-asm", linux386, root, manifest.Fields{Lang: "asm", Src: []string{"apps/hello-asm/x86_64.S"}, Output: "elf"}),
+			wantErr: []string{"building hello-asm for linux/386", "x86_64.S", "error: register %rip is only available in 64-bit mode"},
+			tool:    true,
+		},
+		{
+			name:    "flat bytes that are not ELF",
+			spec:    appSpec("bad", linuxAMD64, testdata, manifest.Fields{Lang: "asm", Src: []string{"bad/flat-not-elf.S"}, Output: "flat"}),
+			wantErr: []string{"building bad for linux/amd64: output flat: the result is not an executable for linux/amd64: not an ELF file: bad magic number"},
+		},
+		{
+			name:    "a flat program that needs a linker",
+			spec:    appSpec("bad", linuxAMD64, testdata, manifest.Fields{Lang: "asm", Src: []string{"bad/flat-relocs.S"}, Output: "flat"}),
+			wantErr: []string{"building bad for linux/amd64: output flat: .text has relocations (.rela.text)"},
+		},
+		{
+			name:    "a flat program in two sections",
+			spec:    appSpec("bad", linux386, testdata, manifest.Fields{Lang: "asm", Src: []string{"bad/flat-two-sections.S"}, Output: "flat"}),
+			wantErr: []string{"output flat: a flat program is one section, but the assembled object has .text, .data"},
+		},
+		{
+			name:    "a flat ELF header with nothing to load",
+			spec:    appSpec("bad", linuxAMD64, testdata, manifest.Fields{Lang: "asm", Src: []string{"bad/flat-no-load.S"}, Output: "flat"}),
+			wantErr: []string{"output flat: the result is not an executable for linux/amd64: it has no loadable segment"},
+		},
+		{
+			name:    "the 386 teensy assembled for amd64 breaks its own layout checks",
+			spec:    appSpec("teensy", linuxAMD64, root, manifest.Fields{Lang: "asm", Src: []string{"apps/teensy/i386.S"}, Output: "flat"}),
+			wantErr: []string{"building teensy for linux/amd64", "error: invalid .org offset '16'"},
+			tool:    true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			err := Asm(fixedZig(z)).Build(t.Context(), tt.spec, filepath.Join(dir, "bin"))
+			if err == nil {
+				t.Fatal("the build succeeded")
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+			var re *run.Error
+			if got := errors.As(err, &re); got != tt.tool {
+				t.Errorf("error %v: carries a *run.Error = %v, want %v", err, got, tt.tool)
+			}
+			if names := dirNames(t, dir); len(names) != 0 {
+				t.Errorf("a failed build left %v beside its output", names)
+			}
+		})
+	}
+}
+
+// needNASM skips the test when nasm is not installed, except under CI=true.
+func needNASM(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("nasm"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI needs nasm: %v", err)
+		}
+		t.Skipf("nasm is not installed (apt-get install nasm): %v", err)
+	}
+}
+
+func TestNASM(t *testing.T) {
+	needNASM(t)
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := map[string]string{"amd64": "x86_64.asm", "386": "i386.asm"}
+	for _, p := range []manifest.Platform{linuxAMD64, linux386} {
+		t.Run("flat/"+p.Arch, func(t *testing.T) {
+			// nasm -f bin needs no zig.
+			spec := appSpec("nasm-teensy", p, testdata, manifest.Fields{Lang: "asm", Src: []string{"nasm-teensy/" + srcs[p.Arch]}, Output: "flat", Shrink: []string{}})
+			bin := filepath.Join(t.TempDir(), "nasm-teensy")
+			if err := Asm(noZig(t)).Build(t.Context(), spec, bin); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := runLimited(t, bin), "Hi minimal scratch! ELF\n"; got != want {
+				t.Errorf("stdout %q, want %q", got, want)
+			}
+			checkSize(t, "teensy", p, bin)
+		})
+		t.Run("elf/"+p.Arch, func(t *testing.T) {
+			z := realZig(t)
+			spec := appSpec("nasm-hello", p, testdata, manifest.Fields{Lang: "asm", Src: []string{"nasm-hello/" + srcs[p.Arch]}, Output: "elf"})
+			bin := filepath.Join(t.TempDir(), "nasm-hello")
+			if err := Asm(fixedZig(z)).Build(t.Context(), spec, bin); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := runLimited(t, bin), "hello from a minimal scratch container!\n"; got != want {
+				t.Errorf("stdout %q, want %q", got, want)
+			}
+		})
+		t.Run("wrong platform/"+p.Arch, func(t *testing.T) {
+			// The other platform's source: nasm's bits directive, not the platform,
+			// decides what it assembles, so only the check finds the mistake.
+			other := map[string]string{"amd64": "i386.asm", "386": "x86_64.asm"}[p.Arch]
+			spec := appSpec("nasm-teensy", p, testdata, manifest.Fields{Lang: "asm", Src: []string{"nasm-teensy/" + other}, Output: "flat", Shrink: []string{}})
+			err := Asm(noZig(t)).Build(t.Context(), spec, filepath.Join(t.TempDir(), "bin"))
+			want := "output flat: the result is not an executable for " + p.String() + ": it is "
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("error %v, want one containing %q", err, want)
+			}
+		})
+	}
+}
