@@ -1,7 +1,9 @@
 package oci
 
 import (
+	"archive/tar"
 	"fmt"
+	"io"
 	"maps"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -46,6 +48,10 @@ func Index(imgs []v1.Image, annotations map[string]string) (v1.ImageIndex, error
 			return nil, fmt.Errorf("building index: image %d: %w", i, err)
 		}
 		desc.Platform = p
+		// go-containerregistry sets artifactType from the config's media type; an image
+		// is no artifact, and tools that copy an index drop the field and so change its
+		// digest, so it is left out.
+		desc.ArtifactType = ""
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: *desc})
 	}
 	var idx v1.ImageIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
@@ -59,10 +65,11 @@ func Index(imgs []v1.Image, annotations map[string]string) (v1.ImageIndex, error
 	return idx, nil
 }
 
-// Sizes returns two sizes of img. content is the sum of its layers'
-// uncompressed sizes: the bytes a container's root file system holds, and
-// what `docker images` shows for a FROM-scratch image. pull is what a pull
-// transfers: the manifest, the config and the compressed layers.
+// Sizes returns two sizes of img. content is what `docker images` shows: the bytes of
+// the files its layers hold (regular files, and symlinks as the length of their target;
+// directories and tar headers count nothing), the same way the classic write-ups' 73-byte
+// image is 73 B. pull is what a pull transfers: the manifest, the config and the
+// compressed layers.
 func Sizes(img v1.Image) (content, pull int64, err error) {
 	raw, err := img.RawManifest()
 	if err != nil {
@@ -81,11 +88,37 @@ func Sizes(img v1.Image) (content, pull int64, err error) {
 		return 0, 0, fmt.Errorf("measuring image: %w", err)
 	}
 	for i, l := range layers {
-		n, err := partial.UncompressedSize(l)
+		n, err := fileBytes(l)
 		if err != nil {
 			return 0, 0, fmt.Errorf("measuring image: layer %d: %w", i, err)
 		}
 		content += n
 	}
 	return content, pull, nil
+}
+
+// fileBytes sums the sizes of the files in a layer, as a file system would report them.
+func fileBytes(l v1.Layer) (int64, error) {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	var n int64
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		switch h.Typeflag {
+		case tar.TypeReg:
+			n += h.Size
+		case tar.TypeSymlink:
+			n += int64(len(h.Linkname))
+		}
+	}
 }
