@@ -1,5 +1,6 @@
 // Package publish puts built images somewhere: an OCI image layout on disk,
-// docker-loadable tarballs, or several destinations at once.
+// docker-loadable tarballs, an OCI registry, or several destinations at
+// once.
 //
 // Every destination implements Interface, in the shape of ko's publishers:
 // one call per app with the app's multi-platform index. Writing to several
@@ -8,5 +9,7 @@
 // Nothing a publisher writes is ever half-written. Files are written to a
 // temporary name in the directory they belong in, synced, and renamed into
 // place; an OCI layout gets its blobs first and its index.json last, so an
-// error or an interrupt leaves either the old contents or the new.
+// error or an interrupt leaves either the old contents or the new. A
+// registry gets every blob and manifest, by digest, before any tag is
+// moved, so a tag always names a complete image.
 package publish
