@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/pipeline"
+	"github.com/minimalbuild/minimal/magefiles/internal/registrytest"
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
@@ -125,7 +126,9 @@ func digests(r *report.Report) map[string]string {
 // TestEndToEnd builds the example monorepo the way its README says, in a copy of the
 // repository, then unpacks every image from the OCI layout with umoci and runs it with
 // runc for both platforms, checking each app's smoke test. It also builds the same
-// sources in another directory, twice, and checks that every digest is the same.
+// sources in another directory, twice, and checks that every digest is the same. Last,
+// it pushes every app to Debian's docker-registry with go tool mage push, pulls each
+// platform back with skopeo and runs it the same way.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every example app; not in -short mode")
@@ -164,23 +167,61 @@ func TestEndToEnd(t *testing.T) {
 	}
 	layout := filepath.Join(a, "images", "oci")
 	for _, s := range specs {
-		t.Run(s.App+"/"+s.Platform.Arch, func(t *testing.T) {
+		t.Run("layout/"+s.App+"/"+s.Platform.Arch, func(t *testing.T) {
 			if s.Test == nil {
 				t.Skipf("%s has no smoke test", s.App)
 			}
-			runInContainer(t, layout, s)
+			runInContainer(t, layout+":"+s.App+"/"+s.Platform.Arch, s)
+		})
+	}
+
+	// Push every app to a real distribution registry with go tool mage push, pull each
+	// platform back with skopeo, and run it.
+	need(t, "docker-registry")
+	host := registrytest.Start(t)
+	push := exec.CommandContext(ctx, "go", "tool", "mage", "push")
+	push.Dir = a
+	push.Env = append(os.Environ(), "KO_DOCKER_REPO="+host+"/e2e")
+	var stdout, stderr strings.Builder
+	push.Stdout, push.Stderr = &stdout, &stderr
+	if err := push.Run(); err != nil {
+		t.Fatalf("go tool mage push: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != len(m.Apps) {
+		t.Fatalf("go tool mage push printed %d lines, want one per app (%d):\n%s", len(lines), len(m.Apps), stdout.String())
+	}
+	for i, app := range m.Apps {
+		prefix := host + "/e2e/" + app.Name + ":latest@" + want[app.Name]
+		if lines[i] != prefix {
+			t.Errorf("push line %d = %q, want %q", i, lines[i], prefix)
+		}
+	}
+	pulled := filepath.Join(t.TempDir(), "pulled")
+	for _, s := range specs {
+		t.Run("registry/"+s.App+"/"+s.Platform.Arch, func(t *testing.T) {
+			if s.Test == nil {
+				t.Skipf("%s has no smoke test", s.App)
+			}
+			ref := s.App + "-" + s.Platform.Arch
+			copy := exec.CommandContext(ctx, "skopeo", "copy", "--src-tls-verify=false",
+				"--override-os", s.Platform.OS, "--override-arch", s.Platform.Arch,
+				"docker://"+host+"/e2e/"+s.App+":latest", "oci:"+pulled+":"+ref)
+			if out, err := copy.CombinedOutput(); err != nil {
+				t.Fatalf("skopeo copy: %v\n%s", err, out)
+			}
+			runInContainer(t, pulled+":"+ref, s)
 		})
 	}
 }
 
-// runInContainer unpacks the image of s from the layout with umoci and runs its smoke test
-// in it with runc.
-func runInContainer(t *testing.T, layout string, s manifest.Spec) {
+// runInContainer unpacks the image ref (layout:name) of s with umoci and runs its smoke
+// test in it with runc.
+func runInContainer(t *testing.T, ref string, s manifest.Spec) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	bundle := filepath.Join(dir, "bundle")
-	ref := layout + ":" + s.App + "/" + s.Platform.Arch
 	if out, err := exec.CommandContext(ctx, "umoci", "unpack", "--image", ref, bundle).CombinedOutput(); err != nil {
 		t.Fatalf("umoci unpack --image %s: %v\n%s", ref, err, out)
 	}

@@ -1,16 +1,20 @@
 package targets
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/magefile/mage/mg"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/pipeline"
+	"github.com/minimalbuild/minimal/magefiles/internal/publish"
+	"github.com/minimalbuild/minimal/magefiles/internal/resolve"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -21,16 +25,92 @@ func Build(ctx context.Context) error {
 
 // App builds the named apps only (a comma-separated list): go tool mage app hello,greet.
 func App(ctx context.Context, names string) error {
-	var apps []string
-	for _, n := range strings.Split(names, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			apps = append(apps, n)
-		}
-	}
-	if len(apps) == 0 {
-		return fmt.Errorf("app: name at least one app, e.g. go tool mage app hello")
+	apps, err := appList("app", names)
+	if err != nil {
+		return err
 	}
 	return build(ctx, pipeline.WithApps(apps...))
+}
+
+// Push builds every app and pushes its multi-arch index, with each of its tags, to <repo>/<app>; repo is $KO_DOCKER_REPO, else $MINIMAL_REPO, else minimal.yaml's repo.
+func Push(ctx context.Context) error {
+	pushed, err := push(ctx)
+	printPushed(pushed)
+	return err
+}
+
+// PushApp builds and pushes the named apps only (a comma-separated list): go tool mage pushApp hello,greet.
+func PushApp(ctx context.Context, names string) error {
+	apps, err := appList("pushApp", names)
+	if err != nil {
+		return err
+	}
+	pushed, err := push(ctx, pipeline.WithApps(apps...))
+	printPushed(pushed)
+	return err
+}
+
+// printPushed prints one line per app pushed: <repo>/<app>:<tag>@sha256:...
+func printPushed(pushed []pipeline.Pushed) {
+	for _, p := range pushed {
+		fmt.Println(p.Ref)
+	}
+}
+
+// Resolve prints the YAML files given (comma-separated) with every minimal://<app> replaced by the pushed <repo>/<app>@sha256:..., pushing those apps first.
+func Resolve(ctx context.Context, files string) error {
+	m, err := load()
+	if err != nil {
+		return err
+	}
+	var refs []resolve.Ref
+	paths := split(files)
+	if len(paths) == 0 {
+		return fmt.Errorf("resolve: name at least one YAML file, e.g. go tool mage resolve deploy.yaml")
+	}
+	data := make([][]byte, len(paths))
+	for i, path := range paths {
+		if data[i], err = os.ReadFile(path); err != nil {
+			return fmt.Errorf("resolve: %w", err)
+		}
+		r, err := resolve.Refs(bytes.NewReader(data[i]), path)
+		if err != nil {
+			return err
+		}
+		refs = append(refs, r...)
+	}
+	known := make([]string, len(m.Apps))
+	for i, a := range m.Apps {
+		known[i] = a.Name
+	}
+	if err := resolve.Check(refs, known); err != nil {
+		return err
+	}
+	images := map[string]string{}
+	if apps := resolve.Apps(refs); len(apps) > 0 {
+		pushed, err := push(ctx, pipeline.WithApps(apps...))
+		if err != nil {
+			return err
+		}
+		for _, p := range pushed {
+			images[p.App] = p.Image()
+		}
+	}
+	for i, path := range paths {
+		out, err := resolve.Resolve(ctx, bytes.NewReader(data[i]), path, func(ctx context.Context, app string) (string, error) {
+			return images[app], nil
+		})
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Println("---")
+		}
+		if _, err := os.Stdout.Write(out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // List prints every app in minimal.yaml with its language, platforms and sources.
@@ -77,6 +157,56 @@ func build(ctx context.Context, opts ...pipeline.Option) error {
 	}
 	_, err = pipeline.Build(ctx, m, append(options(), opts...)...)
 	return err
+}
+
+// push loads the manifest, finds the repository and pushes with opts, printing one line
+// per app on standard output.
+func push(ctx context.Context, opts ...pipeline.Option) ([]pipeline.Pushed, error) {
+	m, err := load()
+	if err != nil {
+		return nil, err
+	}
+	repo, err := publish.Repo(os.Getenv, m.Repo)
+	if err != nil {
+		return nil, err
+	}
+	var ropts []publish.RegistryOption
+	if v := os.Getenv("MINIMAL_INSECURE"); v != "" {
+		insecure, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("MINIMAL_INSECURE=%q: want true or false", v)
+		}
+		ropts = append(ropts, publish.WithInsecure(insecure))
+	}
+	reg, err := publish.Registry(repo, ropts...)
+	if err != nil {
+		return nil, err
+	}
+	pushed, err := pipeline.Push(ctx, m, reg, append(options(), opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return pushed, nil
+}
+
+// appList splits a comma-separated list of app names.
+func appList(target, names string) ([]string, error) {
+	apps := split(names)
+	if len(apps) == 0 {
+		return nil, fmt.Errorf("%s: name at least one app, e.g. go tool mage %s hello", target, target)
+	}
+	return apps, nil
+}
+
+// split splits a comma-separated list, dropping empty entries.
+func split(list string) []string {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // load reads minimal.yaml, or the file $MINIMAL_MANIFEST names.

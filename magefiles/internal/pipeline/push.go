@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/publish"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
+)
+
+// Pushed is one app pushed to a registry.
+type Pushed struct {
+	App string `json:"app"`
+	// Ref is <repo>/<app>:<first tag>@sha256:..., the line push prints.
+	Ref string `json:"ref"`
+	// Digest is the index digest; Refs name it once per tag.
+	Digest string   `json:"digest"`
+	Refs   []string `json:"refs"`
+}
+
+// Image returns the digest reference that deploy YAML should use: <repo>/<app>@sha256:...
+func (p Pushed) Image() string {
+	name := p.Ref
+	if i := strings.LastIndex(name, "@"); i >= 0 {
+		name = name[:i]
+	}
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	return name + "@" + p.Digest
+}
+
+// Push builds the apps of m and pushes each app's multi-arch index, with each of its
+// tags, to <repo>/<app> through pub. It returns one Pushed per app, in manifest order,
+// and writes the same as push.json in the output directory.
+func Push(ctx context.Context, m *manifest.Manifest, pub publish.Interface, opts ...Option) ([]Pushed, error) {
+	o, err := makeOptions(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Build(ctx, m, opts...); err != nil {
+		return nil, err
+	}
+	specs, err := selectSpecs(m, o.apps)
+	if err != nil {
+		return nil, err
+	}
+	var apps []*manifest.App
+	for _, a := range m.Apps {
+		for _, s := range specs {
+			if s.App == a.Name {
+				apps = append(apps, &a)
+				break
+			}
+		}
+	}
+	indexes, err := readIndexes(filepath.Join(o.out, "oci"), apps)
+	if err != nil {
+		return nil, err
+	}
+	pushed := make([]Pushed, len(apps))
+	var mu sync.Mutex
+	err = parallel(ctx, len(apps), len(apps), func(ctx context.Context, i int) error {
+		a := apps[i]
+		rs, err := pub.Publish(ctx, a.Name, indexes[i], a.Tags)
+		if err != nil {
+			return err // the publisher names the app and the repository
+		}
+		p := Pushed{App: a.Name}
+		for _, r := range rs {
+			p.Refs = append(p.Refs, r.Ref)
+			p.Digest = r.Digest.String()
+		}
+		if len(p.Refs) > 0 {
+			p.Ref = p.Refs[0]
+		}
+		mu.Lock()
+		fmt.Fprintf(o.log, "pushed %-20s %s\n", a.Name, p.Ref)
+		mu.Unlock()
+		pushed[i] = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	js, err := json.MarshalIndent(pushed, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(o.out, "push.json"), append(js, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	return pushed, nil
+}
+
+// readIndexes finds each app's index in the OCI layout at dir, by its ref name.
+func readIndexes(dir string, apps []*manifest.App) ([]v1.ImageIndex, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the built images: %w", err)
+	}
+	top, err := p.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("reading the built images: %w", err)
+	}
+	im, err := top.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading the built images: %w", err)
+	}
+	out := make([]v1.ImageIndex, len(apps))
+	for i, a := range apps {
+		for _, d := range im.Manifests {
+			if d.Annotations[publish.RefName] == a.Name {
+				if out[i], err = top.ImageIndex(d.Digest); err != nil {
+					return nil, fmt.Errorf("reading the index of %s: %w", a.Name, err)
+				}
+			}
+		}
+		if out[i] == nil {
+			return nil, fmt.Errorf("%s: not in %s; build it first", a.Name, dir)
+		}
+	}
+	return out, nil
+}
