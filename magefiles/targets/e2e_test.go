@@ -25,7 +25,7 @@ import (
 
 // need skips the test when a tool is missing, naming the Debian package to install; under
 // CI=true a missing tool fails the test instead.
-func need(t *testing.T, tools ...string) {
+func need(t testing.TB, tools ...string) {
 	t.Helper()
 	pkgs := map[string]string{"umoci": "umoci", "runc": "runc", "skopeo": "skopeo", "docker-registry": "docker-registry", "nasm": "nasm"}
 	for _, tool := range tools {
@@ -40,7 +40,7 @@ func need(t *testing.T, tools ...string) {
 }
 
 // repoRoot is the repository this test belongs to.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
@@ -48,7 +48,7 @@ func repoRoot(t *testing.T) string {
 
 // copyRepo copies the repository's sources (not .git, not images/ contents) to a new
 // directory, as a fresh clone would have them.
-func copyRepo(t *testing.T, src string) string {
+func copyRepo(t testing.TB, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "repo")
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -98,7 +98,7 @@ func copyFile(src, dst string, mode fs.FileMode) error {
 	return out.Close()
 }
 
-func readReport(t *testing.T, dir string) *report.Report {
+func readReport(t testing.TB, dir string) *report.Report {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "images", "report.json"))
 	if err != nil {

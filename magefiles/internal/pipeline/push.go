@@ -41,11 +41,17 @@ func (p Pushed) Image() string {
 // tags, to <repo>/<app> through pub. It returns one Pushed per app, in manifest order,
 // and writes the same as push.json in the output directory.
 func Push(ctx context.Context, m *manifest.Manifest, pub publish.Interface, opts ...Option) ([]Pushed, error) {
-	o, err := makeOptions(m, opts)
-	if err != nil {
+	if _, err := Build(ctx, m, opts...); err != nil {
 		return nil, err
 	}
-	if _, err := Build(ctx, m, opts...); err != nil {
+	return PushBuilt(ctx, m, pub, opts...)
+}
+
+// PushBuilt pushes what the last build put in the output directory's OCI layout, as Push
+// does, without building first.
+func PushBuilt(ctx context.Context, m *manifest.Manifest, pub publish.Interface, opts ...Option) ([]Pushed, error) {
+	o, err := makeOptions(m, opts)
+	if err != nil {
 		return nil, err
 	}
 	specs, err := selectSpecs(m, o.apps)
