@@ -19,6 +19,7 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
 	"github.com/minimalbuild/minimal/magefiles/internal/shrink"
+	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -150,6 +151,10 @@ func buildOne(ctx context.Context, o *options, s manifest.Spec, work string, cre
 	return &built{spec: s, bin: bin, sizes: steps, image: img}, nil
 }
 
+// startWindow is how long an app without a smoke test must run, or exit, without
+// crashing after a shrink pass.
+const startWindow = 300 * time.Millisecond
+
 // shrinkBinary runs the post-link shrink passes of s over bin, checking each result with
 // the app's smoke test. A pass that minimal does not have yet is skipped with a warning.
 func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, dir string) ([]byte, []report.Step, error) {
@@ -170,6 +175,19 @@ func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, 
 			}
 			if err := SmokeBinary(ctx, s, path); err != nil {
 				return fmt.Errorf("smoke test after %s: %w", pass, err)
+			}
+			return nil
+		}
+	}
+	if s.Test == nil && len(names) > 0 {
+		fmt.Fprintf(o.log, "warning: %s %s: no smoke test, so %s is only checked to start without crashing; add test: to minimal.yaml\n", s.App, s.Platform, strings.Join(names, ", "))
+		check = func(ctx context.Context, pass string, out []byte) error {
+			path := filepath.Join(dir, s.App+"."+pass)
+			if err := os.WriteFile(path, out, 0o755); err != nil {
+				return err
+			}
+			if err := smoke.Starts(ctx, smoke.Cmd{Args: []string{path}, Env: smokeEnv(s), Dir: dir}, startWindow); err != nil {
+				return fmt.Errorf("after %s: %w", pass, err)
 			}
 			return nil
 		}

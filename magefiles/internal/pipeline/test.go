@@ -56,6 +56,16 @@ func SmokeBinary(ctx context.Context, s manifest.Spec, bin string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	res, err := smoke.Run(ctx, s.Test, smoke.Cmd{Args: []string{bin}, Env: smokeEnv(s), Dir: dir})
+	if err != nil {
+		return err
+	}
+	return smoke.Check(s.Test, res)
+}
+
+// smokeEnv is the environment the image would give the app: the image's env,
+// KO_DATA_PATH pointing at the app's data directory, then the test's own env.
+func smokeEnv(s manifest.Spec) []string {
 	env := map[string]string{}
 	for k, v := range s.Image.Env {
 		env[k] = v
@@ -63,14 +73,12 @@ func SmokeBinary(ctx context.Context, s manifest.Spec, bin string) error {
 	if s.Image.Data != "" {
 		env["KO_DATA_PATH"] = s.Image.Data
 	}
-	for k, v := range s.Test.Env {
-		env[k] = v
+	if s.Test != nil {
+		for k, v := range s.Test.Env {
+			env[k] = v
+		}
 	}
-	res, err := smoke.Run(ctx, s.Test, smoke.Cmd{Args: []string{bin}, Env: envList(env), Dir: dir})
-	if err != nil {
-		return err
-	}
-	return smoke.Check(s.Test, res)
+	return envList(env)
 }
 
 // BinaryPath is where Build puts the binary of spec under out: bin/<os>_<arch>/<app>.

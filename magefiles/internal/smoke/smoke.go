@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -145,4 +146,40 @@ func Check(t *manifest.Test, r Result) error {
 		return nil
 	}
 	return &m
+}
+
+// crashes are the signals that mean a program is broken rather than stopped.
+var crashes = []syscall.Signal{syscall.SIGSEGV, syscall.SIGILL, syscall.SIGBUS, syscall.SIGFPE, syscall.SIGABRT, syscall.SIGSYS, syscall.SIGTRAP}
+
+// Starts runs c for up to d and fails if the program crashes (a fault signal such as
+// SIGSEGV or SIGILL) or cannot be executed within that time. A program that exits, with any
+// status, or is still running after d passes; it is then killed. It is the least an app
+// without a smoke test is checked for.
+func Starts(parent context.Context, c Cmd, d time.Duration) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
+	cmd.Env = c.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Dir = c.Dir
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", c.Args[0], err)
+	}
+	timer := time.AfterFunc(d, cancel)
+	defer timer.Stop()
+	cmd.Wait()
+	if err := parent.Err(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		// Still running after d, and killed for it: it started.
+		return nil
+	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() && slices.Contains(crashes, ws.Signal()) {
+		return fmt.Errorf("%s crashed within %v: %v", c.Args[0], d, ws.Signal())
+	}
+	return nil
 }

@@ -143,3 +143,31 @@ func TestRunStop(t *testing.T) {
 		t.Errorf("ended by %v, want SIGKILL from the stop hook", res.Signal)
 	}
 }
+
+func TestStarts(t *testing.T) {
+	tests := []struct {
+		name    string
+		script  string
+		wantErr string // empty means it passes
+	}{
+		{name: "a program that exits passes", script: `exit 0`},
+		{name: "a failing exit status is not a crash", script: `exit 3`},
+		{name: "a program still running passes", script: `exec sleep 30`},
+		{name: "a segfault fails", script: `kill -SEGV $$`, wantErr: "crashed"},
+		{name: "an illegal instruction fails", script: `kill -ILL $$`, wantErr: "illegal instruction"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Starts(context.Background(), Cmd{Args: []string{"/bin/sh", "-c", tt.script}}, 200*time.Millisecond)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Starts = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
