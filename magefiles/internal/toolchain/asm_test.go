@@ -293,7 +293,7 @@ func TestAsmBuildErrors(t *testing.T) {
 		{
 			name:    "the 386 teensy assembled for amd64 breaks its own layout checks",
 			spec:    appSpec("teensy", linuxAMD64, root, manifest.Fields{Lang: "asm", Src: []string{"apps/teensy/i386.S"}, Output: "flat"}),
-			wantErr: []string{"building teensy for linux/amd64", "error: invalid .org offset '16'"},
+			wantErr: []string{"building teensy for linux/amd64", "error: invalid .org offset '24'"},
 			tool:    true,
 		},
 	}
