@@ -166,31 +166,26 @@ func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, 
 		}
 		names = append(names, name)
 	}
-	var check shrink.Check
-	if s.Test != nil {
-		check = func(ctx context.Context, pass string, out []byte) error {
-			path := filepath.Join(dir, s.App+"."+pass)
-			if err := os.WriteFile(path, out, 0o755); err != nil {
-				return err
-			}
-			if err := SmokeBinary(ctx, s, path); err != nil {
-				return fmt.Errorf("smoke test after %s: %w", pass, err)
-			}
-			return nil
+	// Each pass's output is written beside the build and run: with the app's smoke test,
+	// or, for an app without one, only to see that it starts without crashing.
+	verify := func(ctx context.Context, path string) error { return SmokeBinary(ctx, s, path) }
+	if s.Test == nil {
+		if len(names) > 0 {
+			fmt.Fprintf(o.log, "warning: %s %s: no smoke test, so %s is only checked to start without crashing; add test: to minimal.yaml\n", s.App, s.Platform, strings.Join(names, ", "))
+		}
+		verify = func(ctx context.Context, path string) error {
+			return smoke.Starts(ctx, smoke.Cmd{Args: []string{path}, Env: smokeEnv(s), Dir: dir}, startWindow)
 		}
 	}
-	if s.Test == nil && len(names) > 0 {
-		fmt.Fprintf(o.log, "warning: %s %s: no smoke test, so %s is only checked to start without crashing; add test: to minimal.yaml\n", s.App, s.Platform, strings.Join(names, ", "))
-		check = func(ctx context.Context, pass string, out []byte) error {
-			path := filepath.Join(dir, s.App+"."+pass)
-			if err := os.WriteFile(path, out, 0o755); err != nil {
-				return err
-			}
-			if err := smoke.Starts(ctx, smoke.Cmd{Args: []string{path}, Env: smokeEnv(s), Dir: dir}, startWindow); err != nil {
-				return fmt.Errorf("after %s: %w", pass, err)
-			}
-			return nil
+	check := func(ctx context.Context, pass string, out []byte) error {
+		path := filepath.Join(dir, s.App+"."+pass)
+		if err := os.WriteFile(path, out, 0o755); err != nil {
+			return err
 		}
+		if err := verify(ctx, path); err != nil {
+			return fmt.Errorf("smoke test after %s: %w", pass, err)
+		}
+		return nil
 	}
 	out, steps, err := shrink.Run(ctx, bin, names, check)
 	if err != nil {
