@@ -19,7 +19,7 @@ import (
 var (
 	topKeys       = []string{"version", "repo", "platforms", "toolchains", "defaults", "apps"}
 	toolchainKeys = []string{"zig"}
-	fieldKeys     = []string{"lang", "src", "include", "defines", "flags", "ldflags", "env", "output", "shrink", "image", "tags", "test"}
+	fieldKeys     = []string{"lang", "src", "include", "defines", "flags", "ldflags", "env", "output", "shrink", "shrink_failure", "image", "tags", "test"}
 	imageKeys     = []string{"entrypoint", "cmd", "env", "workdir", "user", "ports", "labels", "annotations", "data", "files"}
 	fileKeys      = []string{"from", "to"}
 	testKeys      = []string{"args", "env", "stdout", "stdout_contains", "stderr", "stderr_contains", "exit", "signal", "after"}
@@ -333,6 +333,14 @@ func (d *decoder) field(l *layer, e entry) {
 			}
 			return ""
 		})
+	case "shrink_failure":
+		if s, ok := d.scalar(e.v, e.path); ok {
+			if s != ShrinkFail && s != ShrinkSkip {
+				d.errorf(e.v, e.path, "unknown shrink_failure %q; want fail or skip", s)
+				return
+			}
+			f.ShrinkFailure = s
+		}
 	case "image":
 		d.image(e.v, e.path, &f.Image)
 	case "tags":

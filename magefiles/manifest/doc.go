@@ -27,6 +27,10 @@
 //	           are the executable)
 //	shrink     ordered passes from strip, sstrip, pack; [] means none. The default is
 //	           [strip], or [] for a flat binary
+//	shrink_failure
+//	           what a shrink pass that fails, or whose result fails the smoke test,
+//	           does: fail (stop the build) or skip (keep the pass's input and warn).
+//	           The default is skip for pack and fail for every other pass
 //	image      entrypoint, cmd, env, workdir (absolute), user (numeric uid or uid:gid;
 //	           the default is DefaultUser), ports (N, N/tcp or N/udp; N means N/tcp),
 //	           labels, annotations, data (a directory copied to /var/run/ko), and files,
@@ -59,7 +63,7 @@
 // the app wins over every default, and a target override wins in its own layer. A
 // higher layer's value is merged over a lower one's like this:
 //
-//   - a string (lang, output, image.workdir, image.user, image.data) replaces;
+//   - a string (lang, output, shrink_failure, image.workdir, image.user, image.data) replaces;
 //   - a list (src, include, flags, ldflags, shrink, tags, image.entrypoint, image.cmd,
 //     image.ports, image.files) replaces as a whole, and an empty list is a value: with
 //     shrink: [] there is no pass, whatever a lower layer says;

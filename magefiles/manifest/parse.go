@@ -31,6 +31,15 @@ const (
 	OutputFlat = "flat"
 )
 
+// The values of Fields.ShrinkFailure.
+const (
+	// ShrinkFail stops the build when a shrink pass fails or its result fails the
+	// smoke test.
+	ShrinkFail = "fail"
+	// ShrinkSkip keeps the failed pass's input, warns, and goes on with the next pass.
+	ShrinkSkip = "skip"
+)
+
 // Defaults applied when the manifest leaves a setting out.
 const (
 	// DefaultZig is the zig version when toolchains.zig is not set.

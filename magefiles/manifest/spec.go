@@ -102,18 +102,19 @@ func (m *Manifest) abs(p string) string {
 // either argument.
 func merge(base, over Fields) Fields {
 	return Fields{
-		Lang:    pick(base.Lang, over.Lang),
-		Src:     pickList(base.Src, over.Src),
-		Include: pickList(base.Include, over.Include),
-		Defines: mergeMap(base.Defines, over.Defines),
-		Flags:   pickList(base.Flags, over.Flags),
-		Ldflags: pickList(base.Ldflags, over.Ldflags),
-		Env:     mergeMap(base.Env, over.Env),
-		Output:  pick(base.Output, over.Output),
-		Shrink:  pickList(base.Shrink, over.Shrink),
-		Image:   mergeImage(base.Image, over.Image),
-		Tags:    pickList(base.Tags, over.Tags),
-		Test:    cloneTest(pickPtr(base.Test, over.Test)),
+		Lang:          pick(base.Lang, over.Lang),
+		Src:           pickList(base.Src, over.Src),
+		Include:       pickList(base.Include, over.Include),
+		Defines:       mergeMap(base.Defines, over.Defines),
+		Flags:         pickList(base.Flags, over.Flags),
+		Ldflags:       pickList(base.Ldflags, over.Ldflags),
+		Env:           mergeMap(base.Env, over.Env),
+		Output:        pick(base.Output, over.Output),
+		Shrink:        pickList(base.Shrink, over.Shrink),
+		ShrinkFailure: pick(base.ShrinkFailure, over.ShrinkFailure),
+		Image:         mergeImage(base.Image, over.Image),
+		Tags:          pickList(base.Tags, over.Tags),
+		Test:          cloneTest(pickPtr(base.Test, over.Test)),
 	}
 }
 
@@ -190,6 +191,9 @@ func unset(f, set Fields) Fields {
 	}
 	if set.Output != "" {
 		out.Output = ""
+	}
+	if set.ShrinkFailure != "" {
+		out.ShrinkFailure = ""
 	}
 	for _, l := range []struct{ f, set *[]string }{
 		{&out.Src, &set.Src}, {&out.Include, &set.Include}, {&out.Flags, &set.Flags},

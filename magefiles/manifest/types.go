@@ -70,9 +70,13 @@ type Fields struct {
 	Env     map[string]string // extra build environment
 	Output  string            // asm: elf | flat
 	Shrink  []string          // ordered pass names; non-nil empty means none
-	Image   Image
-	Tags    []string
-	Test    *Test
+	// ShrinkFailure is what a failed shrink pass does: ShrinkFail stops the build,
+	// ShrinkSkip keeps the pass's input and warns. Empty means the pass's default:
+	// ShrinkSkip for pack, ShrinkFail for every other pass.
+	ShrinkFailure string
+	Image         Image
+	Tags          []string
+	Test          *Test
 }
 
 // Image is the image configuration of an app.

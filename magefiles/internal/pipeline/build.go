@@ -35,7 +35,7 @@ type built struct {
 // Build builds the apps of m for their platforms and publishes them into the output
 // directory: binaries under bin/, one OCI image layout under oci/, docker tarballs under
 // tar/, and the size report as report.json and report.svg. It returns the size report.
-func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (*report.Report, error) {
+func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report.Report, err error) {
 	o, err := makeOptions(m, opts)
 	if err != nil {
 		return nil, err
@@ -50,6 +50,14 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (*report.R
 	created, err := oci.Created()
 	if err != nil {
 		return nil, err
+	}
+	if _, statErr := os.Stat(o.out); os.IsNotExist(statErr) {
+		// A failed first build leaves no empty output directory behind.
+		defer func() {
+			if err != nil {
+				os.Remove(o.out)
+			}
+		}()
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output directory: %w", err)
@@ -177,25 +185,55 @@ func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, 
 			return smoke.Starts(ctx, smoke.Cmd{Args: []string{path}, Env: smokeEnv(s), Dir: dir}, startWindow)
 		}
 	}
-	check := func(ctx context.Context, pass string, out []byte) error {
-		path := filepath.Join(dir, s.App+"."+pass)
-		if err := os.WriteFile(path, out, 0o755); err != nil {
+	run := func(ctx context.Context, name string, bin []byte) error {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, bin, 0o755); err != nil {
 			return err
 		}
-		if err := verify(ctx, path); err != nil {
-			return fmt.Errorf("smoke test after %s: %w", pass, err)
-		}
-		return nil
+		return verify(ctx, path)
 	}
-	out, steps, err := shrink.Run(ctx, bin, names, check)
+	check := func(ctx context.Context, pass string, in, out []byte) error {
+		err := run(ctx, s.App+"."+pass, out)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		// A test that fails on the pass's input too is not the pass's fault, and
+		// skipping the pass would not help.
+		if inErr := run(ctx, s.App+".before-"+pass, in); inErr != nil && ctx.Err() == nil {
+			return fmt.Errorf("%w: the smoke test fails before %s too: %w", errAppFails, pass, inErr)
+		}
+		return fmt.Errorf("smoke test after %s: %w", pass, err)
+	}
+	skip := func(pass string, err error) bool { return !errors.Is(err, errAppFails) && skippable(s, pass) }
+	out, steps, err := shrink.Run(ctx, bin, names, check, shrink.WithSkip(skip))
 	if err != nil {
 		return nil, nil, fmt.Errorf("shrinking: %w", err)
 	}
 	var sizes []report.Step
 	for _, st := range steps {
-		sizes = append(sizes, report.Step{Pass: st.Pass, Bytes: st.After})
+		if st.Skipped != "" {
+			fmt.Fprintf(o.log, "warning: %s %s: %s skipped, the binary is kept as it was before it: %s\n", s.App, s.Platform, st.Pass, st.Skipped)
+		}
+		sizes = append(sizes, report.Step{Pass: st.Pass, Bytes: st.After, Skipped: st.Skipped})
 	}
 	return out, sizes, nil
+}
+
+// errAppFails marks a smoke test that fails on a shrink pass's input as well as on its
+// output.
+var errAppFails = errors.New("the app fails its smoke test as compiled")
+
+// skippable reports whether a failure of pass, or of the smoke test on its output,
+// keeps the binary from before the pass instead of failing the build: the app's
+// shrink_failure, or by default only for pack.
+func skippable(s manifest.Spec, pass string) bool {
+	switch s.ShrinkFailure {
+	case manifest.ShrinkSkip:
+		return true
+	case manifest.ShrinkFail:
+		return false
+	}
+	return pass == "pack"
 }
 
 // assemble builds the image of one app for one platform: data, extra files, then the

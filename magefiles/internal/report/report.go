@@ -38,6 +38,8 @@ type Platform struct {
 type Step struct {
 	Pass  string `json:"pass"`
 	Bytes int64  `json:"bytes"`
+	// Skipped says why the pass's output was not kept; Bytes is then the size before it.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // WriteTable prints r as an aligned table, one row per app and platform: names on the

@@ -103,24 +103,52 @@ func Apply(name string, bin []byte) ([]byte, error) {
 	return out, nil
 }
 
+// ErrNoGain is wrapped by a pass's error when its output would not be smaller than its
+// input. Run then keeps the input and records why, and the build goes on.
+var ErrNoGain = errors.New("the pass saves no bytes")
+
 // Step records the size of a binary before and after one post-link pass.
 type Step struct {
 	Pass   string // the pass's name
 	Before int64  // size of its input in bytes
-	After  int64  // size of its output in bytes
+	After  int64  // size of its output in bytes; Before when the pass was skipped
+	// Skipped says why the pass's output was not kept: it saved nothing, or the pass
+	// or its check failed and the run was told to skip failures. Empty when kept.
+	Skipped string
 }
 
-// Check inspects the binary a pass produced, for example by running the
-// app's smoke test on it. Run stops at the first error a Check returns.
-type Check func(ctx context.Context, pass string, bin []byte) error
+// Check inspects out, the binary a pass produced from in, for example by
+// running the app's smoke test on it. Run stops at the first error a Check
+// returns, unless the pass may be skipped.
+type Check func(ctx context.Context, pass string, in, out []byte) error
+
+// RunOption changes what Run does.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	skip func(pass string, err error) bool
+}
+
+// WithSkip makes Run go on when a pass fails, or its Check fails, and skip(pass, err)
+// is true for that failure: the pass's output is dropped, the next pass gets its
+// input, and the Step says why. Without it every such failure ends the run.
+// Cancellation always ends it.
+func WithSkip(skip func(pass string, err error) bool) RunOption {
+	return func(o *runOptions) { o.skip = skip }
+}
 
 // Run applies the post-link passes among names to bin, in order, and returns
 // the final binary with one Step per pass applied. Compile-time passes are
 // skipped: the toolchain has applied them already. When check is not nil it
-// is called after every pass with that pass's output. Unknown names are an
-// error before any pass runs. When no post-link pass runs, Run returns bin
-// itself.
-func Run(ctx context.Context, bin []byte, names []string, check Check) ([]byte, []Step, error) {
+// is called after every pass with that pass's output. A pass that saves no
+// bytes (ErrNoGain) is recorded as skipped and its input kept, without calling
+// check. Unknown names are an error before any pass runs. When no post-link
+// pass changes the binary, Run returns bin itself.
+func Run(ctx context.Context, bin []byte, names []string, check Check, opts ...RunOption) ([]byte, []Step, error) {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var passes []Pass
 	for _, name := range names {
 		p, err := Lookup(name)
@@ -136,16 +164,33 @@ func Run(ctx context.Context, bin []byte, names []string, check Check) ([]byte, 
 		if err := ctx.Err(); err != nil {
 			return nil, steps, err
 		}
+		step := Step{Pass: p.Name, Before: int64(len(bin)), After: int64(len(bin))}
 		out, err := p.apply(bin)
-		if err != nil {
-			return nil, steps, fmt.Errorf("%s: %w", p.Name, err)
-		}
-		steps = append(steps, Step{Pass: p.Name, Before: int64(len(bin)), After: int64(len(out))})
-		if check != nil {
-			if err := check(ctx, p.Name, out); err != nil {
-				return nil, steps, fmt.Errorf("checking %s output: %w", p.Name, err)
+		switch {
+		case errors.Is(err, ErrNoGain):
+			step.Skipped = err.Error()
+			steps = append(steps, step)
+			continue
+		case err != nil:
+			err = fmt.Errorf("%s: %w", p.Name, err)
+		default:
+			step.After = int64(len(out))
+			if check != nil {
+				if cerr := check(ctx, p.Name, bin, out); cerr != nil {
+					err = fmt.Errorf("checking %s output: %w", p.Name, cerr)
+				}
 			}
 		}
+		if err != nil {
+			if ctx.Err() != nil || o.skip == nil || !o.skip(p.Name, err) {
+				steps = append(steps, step)
+				return nil, steps, err
+			}
+			step.After, step.Skipped = step.Before, err.Error()
+			steps = append(steps, step)
+			continue
+		}
+		steps = append(steps, step)
 		bin = out
 	}
 	return bin, steps, nil

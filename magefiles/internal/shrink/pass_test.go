@@ -115,6 +115,13 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	errSmoke := errors.New("smoke test failed")
+	dyn := staticExec(elf.ELFCLASS32)
+	dyn.segs[4] = fakeSeg{typ: elf.PT_INTERP, flags: elf.PF_R, off: 0x1a0, vaddr: dyn.segs[0].vaddr + 0x1a0, filesz: 0x1c, memsz: 0x1c}
+	dynamic := dyn.bytes()
+	_, dynErr := Apply("sstrip", dynamic)
+	if dynErr == nil {
+		t.Fatal("sstrip accepted a dynamically linked executable")
+	}
 	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
 
@@ -128,6 +135,8 @@ func TestRun(t *testing.T) {
 		ctx       context.Context
 		names     []string
 		checkErr  error
+		in        []byte
+		skip      func(string, error) bool
 		wantBin   []byte
 		wantSteps []Step
 		wantCalls []call
@@ -147,7 +156,7 @@ func TestRun(t *testing.T) {
 			why:       "a pass may repeat; the second sstrip sees the first one's output",
 			names:     []string{"sstrip", "sstrip"},
 			wantBin:   stripped,
-			wantSteps: []Step{{"sstrip", int64(len(exe)), int64(len(stripped))}, {"sstrip", int64(len(stripped)), int64(len(stripped))}},
+			wantSteps: []Step{{Pass: "sstrip", Before: int64(len(exe)), After: int64(len(stripped))}, {Pass: "sstrip", Before: int64(len(stripped)), After: int64(len(stripped))}},
 			wantCalls: []call{{"sstrip", len(stripped)}, {"sstrip", len(stripped)}},
 		},
 		{
@@ -168,10 +177,58 @@ func TestRun(t *testing.T) {
 			why:       "a failed smoke test stops the run and names the pass",
 			names:     []string{"sstrip"},
 			checkErr:  errSmoke,
-			wantSteps: []Step{{"sstrip", int64(len(exe)), int64(len(stripped))}},
+			wantSteps: []Step{{Pass: "sstrip", Before: int64(len(exe)), After: int64(len(stripped))}},
 			wantCalls: []call{{"sstrip", len(stripped)}},
 			wantErr:   errSmoke,
 			wantMsg:   "checking sstrip output: smoke test failed",
+		},
+		{
+			name:      "check fails, skipped",
+			why:       "with WithSkip the failed pass's output is dropped and the next pass gets the input",
+			names:     []string{"sstrip", "sstrip"},
+			skip:      func(string, error) bool { return true },
+			checkErr:  errSmoke,
+			wantBin:   exe,
+			wantSteps: []Step{{Pass: "sstrip", Before: int64(len(exe)), After: int64(len(exe)), Skipped: "checking sstrip output: smoke test failed"}, {Pass: "sstrip", Before: int64(len(exe)), After: int64(len(exe)), Skipped: "checking sstrip output: smoke test failed"}},
+			wantCalls: []call{{"sstrip", len(stripped)}, {"sstrip", len(stripped)}},
+		},
+		{
+			name:      "check fails, not skippable",
+			why:       "WithSkip decides per pass: a pass it refuses still ends the run",
+			names:     []string{"sstrip"},
+			skip:      func(pass string, _ error) bool { return pass == "pack" },
+			checkErr:  errSmoke,
+			wantSteps: []Step{{Pass: "sstrip", Before: int64(len(exe)), After: int64(len(stripped))}},
+			wantCalls: []call{{"sstrip", len(stripped)}},
+			wantErr:   errSmoke,
+			wantMsg:   "checking sstrip output: smoke test failed",
+		},
+		{
+			name:      "pass fails, skipped",
+			why:       "a pass that refuses its input is skipped like a failed check, without calling check",
+			in:        dynamic,
+			names:     []string{"sstrip"},
+			skip:      func(string, error) bool { return true },
+			wantBin:   dynamic,
+			wantSteps: []Step{{Pass: "sstrip", Before: int64(len(dynamic)), After: int64(len(dynamic)), Skipped: dynErr.Error()}},
+		},
+		{
+			name:      "pass fails",
+			why:       "without WithSkip a refused input ends the run",
+			in:        dynamic,
+			names:     []string{"sstrip"},
+			wantErr:   ErrUnsupported,
+			wantMsg:   "sstrip: unsupported ELF file",
+			wantSteps: []Step{{Pass: "sstrip", Before: int64(len(dynamic)), After: int64(len(dynamic))}},
+		},
+		{
+			name:    "canceled with skip",
+			why:     "cancellation is never skipped",
+			ctx:     canceled,
+			names:   []string{"sstrip"},
+			skip:    func(string, error) bool { return true },
+			wantErr: context.Canceled,
+			wantMsg: "context canceled",
 		},
 		{
 			name:    "canceled",
@@ -189,11 +246,19 @@ func TestRun(t *testing.T) {
 				ctx = t.Context()
 			}
 			var calls []call
-			check := func(_ context.Context, pass string, bin []byte) error {
+			check := func(_ context.Context, pass string, _, bin []byte) error {
 				calls = append(calls, call{pass, len(bin)})
 				return tt.checkErr
 			}
-			bin, steps, err := Run(ctx, exe, tt.names, check)
+			in := tt.in
+			if in == nil {
+				in = exe
+			}
+			var opts []RunOption
+			if tt.skip != nil {
+				opts = append(opts, WithSkip(tt.skip))
+			}
+			bin, steps, err := Run(ctx, in, tt.names, check, opts...)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
 					t.Errorf("Run error = %v, want %v containing %q (%s)", err, tt.wantErr, tt.wantMsg, tt.why)
