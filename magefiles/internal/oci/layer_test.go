@@ -416,3 +416,63 @@ func TestHostFilesLayer(t *testing.T) {
 		}
 	}
 }
+
+func TestStoredLayer(t *testing.T) {
+	created := time.Unix(1700000000, 0).UTC()
+	fresh, err := oci.BinaryLayer("hello", []byte("\x7fELF and more bytes"), created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := oci.Describe(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := fresh.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := 0
+	stored := oci.StoredLayer(info, func() (io.ReadCloser, error) {
+		opened++
+		return io.NopCloser(bytes.NewReader(blob)), nil
+	})
+	cfg := oci.Config{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}, Created: created}
+	want, err := oci.Image(cfg, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := oci.Image(cfg, stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := want.Digest()
+	gd, err := got.Digest()
+	if err != nil || gd != wd {
+		t.Errorf("image of the stored layer has digest %v (%v), want %v as with the fresh layer", gd, err, wd)
+	}
+	if opened != 0 {
+		t.Errorf("building the image read the stored blob %d times, want 0", opened)
+	}
+	wantTar, gotTar := readAll(t, fresh.Uncompressed), readAll(t, stored.Uncompressed)
+	if !bytes.Equal(wantTar, gotTar) {
+		t.Errorf("stored layer's tar differs from the fresh one's")
+	}
+}
+
+func readAll(t *testing.T, open func() (io.ReadCloser, error)) []byte {
+	t.Helper()
+	rc, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

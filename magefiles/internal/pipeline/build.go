@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -14,8 +15,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
-	"github.com/minimalbuild/minimal/magefiles/internal/publish"
+	"github.com/minimalbuild/minimal/magefiles/internal/progress"
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
 	"github.com/minimalbuild/minimal/magefiles/internal/shrink"
@@ -26,10 +28,11 @@ import (
 
 // built is one app built for one platform.
 type built struct {
-	spec  manifest.Spec
-	bin   []byte
-	sizes []report.Step
-	image v1.Image
+	spec          manifest.Spec
+	bin           stored // the final executable, in the cache
+	sizes         []report.Step
+	image         v1.Image
+	content, pull int64 // the image's sizes, as oci.Sizes measures them
 }
 
 // Build builds the apps of m for their platforms and publishes them into the output
@@ -44,41 +47,48 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if err != nil {
 		return nil, err
 	}
-	if o.verbose {
-		ctx = run.WithLog(ctx, o.log)
-	}
 	created, err := oci.Created()
 	if err != nil {
 		return nil, err
 	}
-	if _, statErr := os.Stat(o.out); os.IsNotExist(statErr) {
-		// A failed first build leaves no empty output directory behind.
-		defer func() {
-			if err != nil {
-				os.Remove(o.out)
-			}
-		}()
+	c, err := cache.Open(o.cacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the action cache: %w", err)
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return nil, fmt.Errorf("creating output directory: %w", err)
+	unlock, err := lockOut(ctx, o, c.Dir())
+	if err != nil {
+		return nil, err
 	}
-	work, err := os.MkdirTemp(o.out, ".work-")
+	defer unlock()
+	tool, err := toolID()
+	if err != nil {
+		return nil, err
+	}
+	work, err := workDir(c.Dir())
 	if err != nil {
 		return nil, fmt.Errorf("creating work directory: %w", err)
 	}
 	defer os.RemoveAll(work)
 
 	start := time.Now()
+	prog := progress.New(o.log)
+	defer prog.Close()
+	prog.SetTotal(len(specs))
+	if o.verbose {
+		ctx = run.WithLog(ctx, prog)
+	}
+	goKeys, err := goKeys(ctx, specs)
+	if err != nil {
+		return nil, err
+	}
+	a := &actions{o: o, m: m, cache: c, tool: tool, goKeys: goKeys, work: work, created: created, prog: prog}
 	results := make([]*built, len(specs))
 	err = parallel(ctx, o.jobs, len(specs), func(ctx context.Context, i int) error {
 		s := specs[i]
-		t0 := time.Now()
-		b, err := buildOne(ctx, o, s, work, created)
+		b, err := a.buildOne(ctx, i, s)
 		if err != nil {
-			fmt.Fprintf(o.log, "FAIL  %-20s %-12s %v\n", s.App, s.Platform, err)
 			return fmt.Errorf("%s %s: %w", s.App, s.Platform, err)
 		}
-		fmt.Fprintf(o.log, "built %-20s %-12s %9d B  %v\n", s.App, s.Platform, len(b.bin), time.Since(t0).Round(time.Millisecond))
 		results[i] = b
 		return nil
 	})
@@ -86,11 +96,19 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 		return nil, err
 	}
 
-	r, err := publishAll(ctx, o, m, results)
+	r, wrote, err := publishAll(ctx, o, m, results)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(o.log, "built %d images of %d apps in %v\n", len(results), len(r.Apps), time.Since(start).Round(time.Millisecond))
+	prog.Close()
+	if err := r.WriteTable(o.log); err != nil {
+		return nil, err
+	}
+	what := "built"
+	if wrote == 0 {
+		what = "up to date:"
+	}
+	fmt.Fprintf(o.log, "%s %d images of %d apps in %v\n", what, len(results), len(r.Apps), time.Since(start).Round(time.Millisecond))
 	return r, nil
 }
 
@@ -121,55 +139,17 @@ func selectSpecs(m *manifest.Manifest, names []string) ([]manifest.Spec, error) 
 	return specs, nil
 }
 
-// buildOne compiles, shrinks and assembles the image of one app for one platform.
-func buildOne(ctx context.Context, o *options, s manifest.Spec, work string, created time.Time) (*built, error) {
-	target, err := toolchain.Lookup(s.Platform)
-	if err != nil {
-		return nil, err
-	}
-	b, ok := o.builders[s.Lang]
-	if !ok {
-		return nil, fmt.Errorf("no toolchain for lang %q", s.Lang)
-	}
-	dir := filepath.Join(work, s.App, target.GOARCH)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	out := filepath.Join(dir, s.App)
-	if err := b.Build(ctx, s, out); err != nil {
-		return nil, err
-	}
-	bin, err := os.ReadFile(out)
-	if err != nil {
-		return nil, fmt.Errorf("reading built binary: %w", err)
-	}
-	steps := []report.Step{{Pass: "compile", Bytes: int64(len(bin))}}
-	if slices.Contains(s.Shrink, "strip") {
-		steps[0].Pass = "compile+strip"
-	}
-	bin, passSteps, err := shrinkBinary(ctx, o, s, bin, dir)
-	if err != nil {
-		return nil, err
-	}
-	steps = append(steps, passSteps...)
-	img, err := assemble(s, target, bin, created)
-	if err != nil {
-		return nil, fmt.Errorf("assembling image: %w", err)
-	}
-	return &built{spec: s, bin: bin, sizes: steps, image: img}, nil
-}
-
 // startWindow is how long an app without a smoke test must run, or exit, without
 // crashing after a shrink pass.
 const startWindow = 300 * time.Millisecond
 
 // shrinkBinary runs the post-link shrink passes of s over bin, checking each result with
 // the app's smoke test. A pass that minimal does not have yet is skipped with a warning.
-func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, dir string) ([]byte, []report.Step, error) {
+func shrinkBinary(ctx context.Context, o *options, log io.Writer, s manifest.Spec, bin []byte, dir string) ([]byte, []report.Step, error) {
 	var names []string
 	for _, name := range s.Shrink {
 		if _, err := shrink.Lookup(name); err != nil {
-			fmt.Fprintf(o.log, "warning: %s %s: shrink pass %q is not available yet; skipped\n", s.App, s.Platform, name)
+			fmt.Fprintf(log, "warning: %s %s: shrink pass %q is not available yet; skipped\n", s.App, s.Platform, name)
 			continue
 		}
 		names = append(names, name)
@@ -179,7 +159,7 @@ func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, 
 	verify := func(ctx context.Context, path string) error { return SmokeBinary(ctx, s, path) }
 	if s.Test == nil {
 		if len(names) > 0 {
-			fmt.Fprintf(o.log, "warning: %s %s: no smoke test, so %s is only checked to start without crashing; add test: to minimal.yaml\n", s.App, s.Platform, strings.Join(names, ", "))
+			fmt.Fprintf(log, "warning: %s %s: no smoke test, so %s is only checked to start without crashing; add test: to minimal.yaml\n", s.App, s.Platform, strings.Join(names, ", "))
 		}
 		verify = func(ctx context.Context, path string) error {
 			return smoke.Starts(ctx, smoke.Cmd{Args: []string{path}, Env: smokeEnv(s), Dir: dir}, startWindow)
@@ -212,7 +192,7 @@ func shrinkBinary(ctx context.Context, o *options, s manifest.Spec, bin []byte, 
 	var sizes []report.Step
 	for _, st := range steps {
 		if st.Skipped != "" {
-			fmt.Fprintf(o.log, "warning: %s %s: %s skipped, the binary is kept as it was before it: %s\n", s.App, s.Platform, st.Pass, st.Skipped)
+			fmt.Fprintf(log, "warning: %s %s: %s skipped, the binary is kept as it was before it: %s\n", s.App, s.Platform, st.Pass, st.Skipped)
 		}
 		sizes = append(sizes, report.Step{Pass: st.Pass, Bytes: st.After, Skipped: st.Skipped})
 	}
@@ -236,18 +216,16 @@ func skippable(s manifest.Spec, pass string) bool {
 	return pass == "pack"
 }
 
-// assemble builds the image of one app for one platform: data, extra files, then the
-// binary, each in its own layer, on scratch.
-func assemble(s manifest.Spec, t toolchain.Target, bin []byte, created time.Time) (v1.Image, error) {
+// imageLayers builds the layers of the image of one app for one platform: data, extra
+// files, then the binary, each in its own layer.
+func imageLayers(s manifest.Spec, bin []byte, created time.Time) ([]v1.Layer, error) {
 	var layers []v1.Layer
-	env := map[string]string{}
 	if s.Image.Data != "" {
 		l, err := oci.DirLayer(s.Image.Data, oci.DataDir, created)
 		if err != nil {
 			return nil, fmt.Errorf("data layer: %w", err)
 		}
 		layers = append(layers, l)
-		env["KO_DATA_PATH"] = oci.DataDir
 	}
 	if len(s.Image.Files) > 0 {
 		files := make([]oci.HostFile, len(s.Image.Files))
@@ -264,8 +242,16 @@ func assemble(s manifest.Spec, t toolchain.Target, bin []byte, created time.Time
 	if err != nil {
 		return nil, fmt.Errorf("binary layer: %w", err)
 	}
-	layers = append(layers, l)
+	return append(layers, l), nil
+}
 
+// imageOf builds the image of one app for one platform on scratch from its layers, as
+// imageLayers made them.
+func imageOf(s manifest.Spec, t toolchain.Target, layers []v1.Layer, created time.Time) (v1.Image, error) {
+	env := map[string]string{}
+	if s.Image.Data != "" {
+		env["KO_DATA_PATH"] = oci.DataDir
+	}
 	for k, v := range s.Image.Env {
 		env[k] = v
 	}
@@ -350,85 +336,6 @@ func parallel(parent context.Context, jobs, n int, fn func(ctx context.Context, 
 		return errors.Join(failed...)
 	}
 	return parent.Err()
-}
-
-// publishAll writes the binaries, images, indexes and report of every app. Each file is
-// written beside its final name and renamed into place, and the OCI layout is replaced as
-// a whole, so that an interrupted publish never leaves a partial file.
-func publishAll(ctx context.Context, o *options, m *manifest.Manifest, results []*built) (*report.Report, error) {
-	pub := publish.Multi(publish.Layout(filepath.Join(o.out, "oci")), publish.Tarball(filepath.Join(o.out, "tar")))
-	rep := &report.Report{}
-	for _, a := range m.Apps {
-		var imgs []*built
-		for _, b := range results {
-			if b.spec.App == a.Name {
-				imgs = append(imgs, b)
-			}
-		}
-		if len(imgs) == 0 {
-			continue
-		}
-		ar := report.App{Name: a.Name}
-		images := make([]v1.Image, len(imgs))
-		for i, b := range imgs {
-			images[i] = b.image
-			if err := writeFile(BinaryPath(o.out, b.spec), b.bin, 0o755); err != nil {
-				return nil, err
-			}
-			pr, err := platformReport(b)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", b.spec.App, b.spec.Platform, err)
-			}
-			ar.Platforms = append(ar.Platforms, pr)
-		}
-		idx, err := oci.Index(images, a.Image.Annotations)
-		if err != nil {
-			return nil, fmt.Errorf("%s: index: %w", a.Name, err)
-		}
-		d, err := idx.Digest()
-		if err != nil {
-			return nil, fmt.Errorf("%s: index: %w", a.Name, err)
-		}
-		ar.Index = d.String()
-		if _, err := pub.Publish(ctx, a.Name, idx, a.Tags); err != nil {
-			return nil, err
-		}
-		rep.Apps = append(rep.Apps, ar)
-	}
-	var js, svg strings.Builder
-	if err := rep.WriteJSON(&js); err != nil {
-		return nil, err
-	}
-	if err := rep.WriteSVG(&svg, report.Classic); err != nil {
-		return nil, err
-	}
-	if err := writeFile(filepath.Join(o.out, "report.json"), []byte(js.String()), 0o644); err != nil {
-		return nil, err
-	}
-	if err := writeFile(filepath.Join(o.out, "report.svg"), []byte(svg.String()), 0o644); err != nil {
-		return nil, err
-	}
-	return rep, rep.WriteTable(o.log)
-}
-
-// platformReport measures one built image.
-func platformReport(b *built) (report.Platform, error) {
-	content, pull, err := oci.Sizes(b.image)
-	if err != nil {
-		return report.Platform{}, err
-	}
-	d, err := b.image.Digest()
-	if err != nil {
-		return report.Platform{}, err
-	}
-	return report.Platform{
-		Platform: b.spec.Platform.String(),
-		Manifest: d.String(),
-		Steps:    b.sizes,
-		Binary:   int64(len(b.bin)),
-		Content:  content,
-		Pull:     pull,
-	}, nil
 }
 
 // writeFile writes data to a temporary file beside name and renames it into place.

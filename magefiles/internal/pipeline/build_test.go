@@ -60,6 +60,9 @@ func fixture(t *testing.T) *manifest.Manifest {
 			t.Fatal(err)
 		}
 	}
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module example.com/fixture\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	yaml := "version: 1\napps:\n"
 	for _, app := range []string{"one", "two", "three"} {
 		yaml += fmt.Sprintf("  - {name: %s, src: ./apps/%s, tags: [v1]}\n", app, app)
@@ -93,7 +96,7 @@ func TestBuildPublishes(t *testing.T) {
 	m := fixture(t)
 	out := filepath.Join(m.Root, "images")
 	fb := &fakeBuilder{}
-	r, err := Build(context.Background(), m, WithOut(out), WithLog(io.Discard), withBuilder("go", fb))
+	r, err := Build(context.Background(), m, WithCache(t.TempDir()), WithOut(out), WithLog(io.Discard), withBuilder("go", fb))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +154,7 @@ func TestBuildFailurePublishesNothing(t *testing.T) {
 			m := fixture(t)
 			out := filepath.Join(m.Root, "images")
 			fb := &fakeBuilder{fail: tt.fail, gate: make(chan struct{}), gateN: 6}
-			_, err := Build(context.Background(), m, WithOut(out), WithLog(io.Discard), WithJobs(6),
+			_, err := Build(context.Background(), m, WithCache(t.TempDir()), WithOut(out), WithLog(io.Discard), WithJobs(6),
 				withBuilder("go", fb))
 			if err == nil {
 				t.Fatal("Build succeeded, want an error")
@@ -172,7 +175,7 @@ func TestBuildCancelledPublishesNothing(t *testing.T) {
 	m := fixture(t)
 	out := filepath.Join(m.Root, "images")
 	// A first good build, which the cancelled one must leave as it was.
-	if _, err := Build(context.Background(), m, WithOut(out), WithLog(io.Discard), withBuilder("go", &fakeBuilder{})); err != nil {
+	if _, err := Build(context.Background(), m, WithCache(t.TempDir()), WithOut(out), WithLog(io.Discard), withBuilder("go", &fakeBuilder{})); err != nil {
 		t.Fatal(err)
 	}
 	before := listDir(t, out)
@@ -182,7 +185,7 @@ func TestBuildCancelledPublishesNothing(t *testing.T) {
 		<-fb.started
 		cancel()
 	}()
-	_, err := Build(ctx, m, WithOut(out), WithLog(io.Discard), withBuilder("go", fb))
+	_, err := Build(ctx, m, WithCache(t.TempDir()), WithOut(out), WithLog(io.Discard), withBuilder("go", fb))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Build error = %v, want context.Canceled", err)
 	}
@@ -194,7 +197,7 @@ func TestBuildCancelledPublishesNothing(t *testing.T) {
 
 func TestBuildUnknownApp(t *testing.T) {
 	m := fixture(t)
-	_, err := Build(context.Background(), m, WithOut(filepath.Join(m.Root, "images")), WithLog(io.Discard),
+	_, err := Build(context.Background(), m, WithCache(t.TempDir()), WithOut(filepath.Join(m.Root, "images")), WithLog(io.Discard),
 		WithApps("four"), withBuilder("go", &fakeBuilder{}))
 	if err == nil || !strings.Contains(err.Error(), `no app named "four"; apps are: one, two, three`) {
 		t.Fatalf("error = %v, want one naming the known apps", err)
@@ -204,7 +207,7 @@ func TestBuildUnknownApp(t *testing.T) {
 func TestBuildSelectedApps(t *testing.T) {
 	m := fixture(t)
 	fb := &fakeBuilder{}
-	r, err := Build(context.Background(), m, WithOut(filepath.Join(m.Root, "images")), WithLog(io.Discard),
+	r, err := Build(context.Background(), m, WithCache(t.TempDir()), WithOut(filepath.Join(m.Root, "images")), WithLog(io.Discard),
 		WithApps("three"), withBuilder("go", fb))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,8 @@ type options struct {
 	verbose  bool
 	apps     []string
 	builders map[string]toolchain.Builder
+	cacheDir string
+	zig      func(ctx context.Context) (*toolchain.ZigTool, error)
 }
 
 // makeOptions sets every default, then applies opts.
@@ -46,7 +49,15 @@ func makeOptions(m *manifest.Manifest, opts []Option) (*options, error) {
 		}
 	}
 	// zig is resolved once per build, and only if a C or assembly app needs it.
+	if o.cacheDir == "" {
+		dir, err := toolchain.CacheDir()
+		if err != nil {
+			return nil, err
+		}
+		o.cacheDir = filepath.Join(dir, "actions")
+	}
 	zig := toolchain.LazyZig(m.Toolchains.Zig, toolchain.WithZigLog(o.log))
+	o.zig = zig
 	defaults := map[string]toolchain.Builder{
 		manifest.LangGo:  toolchain.Go(),
 		manifest.LangC:   toolchain.C(zig),
@@ -90,6 +101,12 @@ func WithVerbose(v bool) Option {
 // WithApps limits the build to the named apps. The default is every app.
 func WithApps(names ...string) Option {
 	return func(o *options) error { o.apps = append(o.apps, names...); return nil }
+}
+
+// WithCache sets the action cache's directory. The default is actions/ under the
+// toolchain cache ($MINIMAL_CACHE, else $XDG_CACHE_HOME/minimal).
+func WithCache(dir string) Option {
+	return func(o *options) error { o.cacheDir = dir; return nil }
 }
 
 // withBuilder replaces the builder for a language; tests use it to run without toolchains.

@@ -103,7 +103,7 @@ func TestShrinkFailure(t *testing.T) {
 			}
 			out := filepath.Join(root, "images")
 			var log bytes.Buffer
-			r, err := Build(context.Background(), m, WithOut(out), WithLog(&log))
+			r, err := Build(context.Background(), m, WithCache(t.TempDir()), WithOut(out), WithLog(&log))
 			if tt.wantErr != nil {
 				if err == nil {
 					t.Fatalf("Build succeeded, want an error (%s)", tt.why)
