@@ -1,0 +1,100 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
+)
+
+// The stress conditions a packed binary must survive: a start-up stub that copies or
+// walks the environment and arguments breaks in them first.
+const (
+	stressVars    = 1000 // environment variables added
+	stressEnvSize = 256 << 10
+	stressArgs    = 2000 // arguments added
+	stressArgSize = 100
+)
+
+// stressEnv returns env with stressVars more variables, stressEnvSize bytes in all.
+func stressEnv(env []string) []string {
+	out := append([]string(nil), env...)
+	val := strings.Repeat("x", stressEnvSize/stressVars-len("MINIMAL_STRESS_0000="))
+	for i := range stressVars {
+		out = append(out, fmt.Sprintf("MINIMAL_STRESS_%04d=%s", i, val))
+	}
+	return out
+}
+
+// stressArgv returns stressArgs arguments of stressArgSize bytes.
+func stressArgv() []string {
+	args := make([]string, stressArgs)
+	for i := range args {
+		args[i] = fmt.Sprintf("%04d%s", i, strings.Repeat("a", stressArgSize-4))
+	}
+	return args
+}
+
+// stressCheck runs the binaries before (in) and after (out) a pass in the stress
+// conditions, once with a large environment and once with a long argument list, and
+// fails unless out does exactly what in does: the same output, exit status and signal.
+// An app without a smoke test is run for startWindow and must not crash.
+func stressCheck(ctx context.Context, s manifest.Spec, in, out, dir string) error {
+	base := smokeEnv(s)
+	conds := []struct {
+		what string
+		env  []string
+		args []string
+	}{
+		{fmt.Sprintf("with %d more environment variables (%d kB)", stressVars, stressEnvSize>>10), stressEnv(base), nil},
+		{fmt.Sprintf("with %d more arguments (%d kB)", stressArgs, stressArgs*stressArgSize>>10), base, stressArgv()},
+	}
+	for _, c := range conds {
+		if s.Test == nil {
+			if err := smoke.Starts(ctx, smoke.Cmd{Args: append([]string{out}, c.args...), Env: c.env, Dir: dir}, startWindow); err != nil {
+				return fmt.Errorf("%s: %w", c.what, err)
+			}
+			continue
+		}
+		test := *s.Test
+		test.Args = append(append([]string(nil), c.args...), test.Args...)
+		want, err := smoke.Run(ctx, &test, smoke.Cmd{Args: []string{in}, Env: c.env, Dir: dir})
+		if err != nil {
+			return fmt.Errorf("%s, before the pass: %w", c.what, err)
+		}
+		got, err := smoke.Run(ctx, &test, smoke.Cmd{Args: []string{out}, Env: c.env, Dir: dir})
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.what, err)
+		}
+		if d := resultDiff(want, got); d != "" {
+			return fmt.Errorf("%s the result differs from the binary before the pass: %s", c.what, d)
+		}
+	}
+	return nil
+}
+
+// resultDiff says how got differs from want, or returns "".
+func resultDiff(want, got smoke.Result) string {
+	var diffs []string
+	if want.Exit != got.Exit || want.Signal != got.Signal {
+		diffs = append(diffs, fmt.Sprintf("exit %d (signal %v), want %d (signal %v)", got.Exit, got.Signal, want.Exit, want.Signal))
+	}
+	if !bytes.Equal(want.Stdout, got.Stdout) {
+		diffs = append(diffs, fmt.Sprintf("stdout %q, want %q", clip(got.Stdout), clip(want.Stdout)))
+	}
+	if !bytes.Equal(want.Stderr, got.Stderr) {
+		diffs = append(diffs, fmt.Sprintf("stderr %q, want %q", clip(got.Stderr), clip(want.Stderr)))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// clip shortens output for an error message.
+func clip(b []byte) string {
+	if len(b) > 200 {
+		return string(b[:200]) + "..."
+	}
+	return string(b)
+}
