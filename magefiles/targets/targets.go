@@ -18,7 +18,7 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
-// Build builds every app in minimal.yaml for every platform into images/ (binaries, an OCI layout, docker tarballs, a size report).
+// Build builds every app in minimal.yaml for every platform into images/ (binaries, an OCI layout, docker tarballs, a size report), redoing only what changed since the last build.
 func Build(ctx context.Context) error {
 	return build(ctx)
 }
