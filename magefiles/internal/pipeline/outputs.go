@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -73,7 +74,8 @@ func publishAll(ctx context.Context, o *options, m *manifest.Manifest, results [
 	if fileSum(filepath.Join(layoutDir, "index.json")) != old.Layout || old.Layout == "" {
 		old.Apps = map[string]string{}
 	}
-	next := outState{Apps: map[string]string{}, Files: map[string]string{}}
+	// Apps this build leaves alone (app and pushApp build some) keep their entries.
+	next := outState{Apps: maps.Clone(old.Apps), Files: maps.Clone(old.Files)}
 	wrote := 0
 	dirty := func() error {
 		if wrote == 0 {
