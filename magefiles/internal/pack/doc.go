@@ -1,0 +1,137 @@
+// Package pack compresses static x86 executables: Pack turns a static
+// linux/amd64 or linux/386 ELF executable into a smaller one that restores
+// the original in memory when it starts. It is the shrink pass "pack".
+//
+// # What Pack accepts
+//
+// Little-endian ELF64 EM_X86_64 and ELF32 EM_386 files of type ET_EXEC,
+// and of type ET_DYN when they need no relocation (no PT_DYNAMIC): such a
+// program is mapped wherever the kernel chooses. Pack refuses dynamically
+// linked programs (PT_INTERP), anything with PT_DYNAMIC (gcc's -static-pie
+// output relocates itself through it), other machines and byte orders,
+// objects and core dumps, with errors wrapping ErrUnsupported; and headers
+// that are truncated, overlap or contradict each other, with ErrMalformed.
+// When the packed file would not be smaller it returns ErrNoGain, and the
+// caller keeps the original. Pack never panics, whatever its input.
+//
+// # The packed file
+//
+// The packed file is an ET_EXEC ELF file of the same class and machine with
+// one PT_LOAD segment, readable and executable, that maps the whole file:
+// the ELF header and program headers, the stub's code, the stub's header (a
+// table of streams and page ranges) and the compressed streams. When the
+// original has a PT_GNU_STACK header the packed file has a copy, so the
+// stack is executable exactly when it was. The segment goes right above the
+// program's highest page, so that nothing of the stub is where the program
+// will be.
+//
+// The program's memory is rebuilt exactly as the kernel would have mapped
+// it: every PT_LOAD segment's file bytes from the start of its first page,
+// zero pages up to p_memsz, and each page with the protection of the last
+// segment that covers it. That memory is split into at most four streams
+// where code and data meet (a small piece joins its neighbour, so a small
+// program has one stream), and each stream is compressed on its own.
+//
+// # Compression
+//
+// Streams holding machine code first go through an x86 branch filter, this
+// package's own: it rewrites the 32-bit operand of each call (E8), and
+// optionally of each jump (E9) and conditional jump (0F 8x), from relative
+// to absolute, so that repeated calls of one function become repeated
+// bytes; see bcj.go for how the filter stays reversible on any bytes. Then
+// the internal/lzma package encodes the stream as raw LZMA1. Pack tries
+// every filter with one set of LZMA parameters, then the best filter with
+// the other parameters for code (lc 4 and 3, pb 0), and the data parameters
+// (lc 3, 1 and 2, pb 2) on data, running the encoders concurrently (at most
+// GOMAXPROCS at a time) and keeping the smallest result; ties go to the
+// earlier candidate, so the output does not depend on timing. Before it
+// returns, Pack decodes every stream with lzma.Decode, undoes the filter and
+// compares the result with the original bytes.
+//
+// Converting jumps helps C code and hurts Go code, whose long jumps mostly
+// stay inside one function; so does converting conditional jumps. For the
+// Go hello example the whole search is seven encodes, about five seconds
+// on two cores.
+//
+// # What the stub does
+//
+// The stub is freestanding C and GNU assembly in the stub directory, with
+// its own LZMA decoder and reverse branch filter; it uses no C library.
+// When the packed program starts, the stub:
+//
+//  1. maps anonymous read-write memory at the program's own addresses with
+//     MAP_FIXED_NOREPLACE (or anywhere, for ET_DYN);
+//  2. starts one thread (clone) per stream after the first, decodes the
+//     first stream itself and waits for the others on a futex; if no thread
+//     can be created it decodes the streams one after another;
+//  3. undoes the branch filter in each stream of code, in the same thread;
+//  4. gives every page its segment's protection with mprotect and unmaps the
+//     pages no segment covers, then unmaps the compressed streams;
+//  5. sets AT_PHDR, AT_PHNUM and AT_ENTRY in the auxiliary vector to the
+//     program's, which static C libraries use to find their TLS template and
+//     IRELATIVE relocations;
+//  6. restores the initial stack pointer, clears every register as the
+//     kernel does (the C runtime takes %rdx/%edx as an atexit function) and
+//     jumps to the program's entry point.
+//
+// argc, argv, envp and the auxiliary vector stay where the kernel put them,
+// so arguments and environment of any size reach the program intact. If
+// the memory cannot be mapped, or a stream turns out corrupt, the stub
+// writes "packed executable: cannot map memory" or "packed executable:
+// corrupt data" to stderr and exits with status 127 before the program
+// runs. LZMA has no checksum: the stub detects impossible streams, not
+// every flipped bit; the image's layer digest protects the file.
+//
+// # Why in place, and not memfd_create and execveat
+//
+// Decoding into a memfd and running it with execveat(fd, "", argv, envp,
+// AT_EMPTY_PATH) would let the kernel load the real ELF, but it needs
+// memfd_create (Linux 3.17) and execveat (3.19) to be allowed by seccomp,
+// costs a second exec, and changes what the process looks like:
+// /proc/self/exe and os.Executable name "/memfd:... (deleted)", and the
+// process name (comm) becomes the descriptor's number or the memfd's name,
+// so ps, top and pkill no longer find the program by name. On kernels
+// before 6.11, execveat also fails with ETXTBSY while a writable descriptor
+// of the memfd is open, so the stub would have to seal it or reopen it
+// read-only through /proc; on this machine's 6.18 kernel a writable memfd
+// executes directly (tested with write, with a shared mapping, with
+// F_SEAL_WRITE and with a read-only reopen). Mapping in place needs only
+// mmap, mprotect, munmap, clone, futex, write and exit_group, which every
+// seccomp profile allows, no /proc, and keeps /proc/self/exe, comm and the
+// argument and environment memory as they were.
+//
+// # Costs
+//
+// Start-up: decoding runs before the program's first instruction. On a
+// 2-core AMD EPYC virtual machine the Go hello example (1.2 MB) starts in
+// about 11 ms packed instead of 1 ms on amd64, and in about 11.5 ms instead
+// of 1.8 ms on 386 (medians of 200 runs); almost all of it is the LZMA
+// decoder, which decodes that program's two streams on two threads. Held to
+// one CPU, the stub adds about 15 ms. UPX's stub adds about 31 ms to the
+// same program. The time grows with the size of the program;
+// BenchmarkStartup measures it.
+//
+// Memory: the program's pages are private anonymous memory instead of
+// pages of the file in the page cache, so processes running the same
+// packed program do not share them, the kernel cannot drop them under
+// memory pressure (only swap them), and they count in full against the
+// process's RSS and memory cgroup from the start. The stub's first pages
+// (headers, code and table, usually one or two) stay mapped.
+//
+// Other differences a program can see: /proc/self/maps shows the program's
+// segments as anonymous memory; the heap that brk grows starts above the
+// stub's segment rather than right after the program's bss; a short-lived
+// thread per extra stream exists before the program starts, and is gone
+// when it does. Tools that read the file (go version -m, debug/buildinfo,
+// readelf) see the stub, not the program, as with every packer.
+//
+// # Building the stub
+//
+// The stubs are committed as stub/stub_amd64.bin and stub/stub_386.bin and
+// embedded; BuildStubs rebuilds them with the pinned zig (zig cc -target
+// x86_64-linux-musl and x86-linux-musl, freestanding, -Os, no build ID, no
+// paths in the output). It links each stub at two addresses and refuses
+// bytes that differ, so the stub is position-independent and the packer
+// can place it anywhere; TestStubsUpToDate checks that the committed bytes
+// are what the sources build to.
+package pack

@@ -1,0 +1,285 @@
+/*
+ * The decompression stub of a packed executable. The kernel loads the packed
+ * file, whose one PT_LOAD segment holds this code, the header the packer
+ * writes right after it, and the compressed streams. The stub maps the
+ * program's memory at the program's own addresses, decodes the streams into
+ * it (one thread per stream), undoes the x86 branch filter, gives every page
+ * its segment's protection, points the auxiliary vector at the program's
+ * headers and entry, and returns the entry point to start_*.S, which jumps
+ * to it with the initial stack: argc, argv, envp and auxv stay where the
+ * kernel put them.
+ *
+ * Built freestanding: no C library, no writable data, position-independent.
+ */
+
+#include "lzmadec.h"
+
+typedef unsigned long word;
+
+/* The header the packer writes after the stub, in native words. */
+struct header {
+	word base;      /* lowest address of the program's memory */
+	word size;      /* bytes of address space from base */
+	word entry;     /* the program's entry point */
+	word phdr;      /* address of the program headers in its memory */
+	word phnum;     /* number of program headers */
+	word flags;     /* FLAG_RELOCATABLE */
+	word nstreams;  /* struct stream entries that follow */
+	word nranges;   /* struct range entries after those */
+};
+
+/* The program may be mapped anywhere: every address is then relative. */
+#define FLAG_RELOCATABLE 1
+
+/* One compressed stream: it decodes into base+offset..base+offset+size. */
+struct stream {
+	word offset;    /* from base */
+	word size;      /* decoded bytes */
+	word data;      /* offset of the stream from the header */
+	word length;    /* compressed bytes */
+	word props;     /* lc | lp << 8 | pb << 16 | FILTER_* << 24 */
+	word filter;    /* start of the x86 branch filter, from offset */
+	word filtered;  /* bytes under the filter */
+};
+
+/* Pages base+offset..base+offset+size get prot, or are unmapped. */
+struct range {
+	word offset;
+	word size;
+	word prot;      /* PROT_* bits, or UNMAP */
+};
+
+#define UNMAP ((word)-1)
+#define MAX_STREAMS 4
+#define THREAD_STACK 65536
+
+long spawn(void *stack_top, void (*fn)(void *), void *arg, volatile int *tid);
+
+#define PROT_READ 1
+#define PROT_WRITE 2
+#define MAP_PRIVATE 0x02
+#define MAP_ANONYMOUS 0x20
+#define MAP_FIXED_NOREPLACE 0x100000
+#define FUTEX_WAIT 0
+#define PAGE 4096ul
+
+#define AT_NULL 0
+#define AT_PHDR 3
+#define AT_PHNUM 5
+#define AT_ENTRY 9
+
+#if defined(__x86_64__)
+#define SYS_write 1
+#define SYS_mprotect 10
+#define SYS_munmap 11
+#define SYS_futex 202
+#define SYS_exit_group 231
+
+/* A system call with up to four arguments. */
+static long sys(long nr, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall"
+			 : "+a"(nr)
+			 : "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return nr;
+}
+
+/* An anonymous private read-write mapping. */
+__attribute__((noinline)) static void *map(word addr, word size, long flags)
+{
+	register long r10 __asm__("r10") = MAP_PRIVATE | MAP_ANONYMOUS | flags;
+	register long r8 __asm__("r8") = -1;
+	register long r9 __asm__("r9") = 0;
+	long nr = 9; /* mmap */
+	__asm__ volatile("syscall"
+			 : "+a"(nr)
+			 : "D"(addr), "S"(size), "d"(PROT_READ | PROT_WRITE), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return (void *)nr;
+}
+#else
+#define SYS_write 4
+#define SYS_mprotect 125
+#define SYS_munmap 91
+#define SYS_futex 240
+#define SYS_exit_group 252
+
+/* A system call with up to four arguments. */
+static long sys(long nr, long a, long b, long c, long d)
+{
+	__asm__ volatile("int $0x80"
+			 : "+a"(nr)
+			 : "b"(a), "c"(b), "d"(c), "S"(d)
+			 : "memory");
+	return nr;
+}
+
+/* An anonymous private read-write mapping, through the old mmap system
+ * call, which takes its six arguments in memory. */
+__attribute__((noinline)) static void *map(word addr, word size, long flags)
+{
+	word args[6] = {addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, (word)-1, 0};
+	return (void *)sys(90, (long)args, 0, 0, 0);
+}
+#endif
+
+static int failed(const void *p)
+{
+	return (word)p > (word)-4096;
+}
+
+/* Writes "packed executable: <why>" to stderr and exits with status 127. */
+__attribute__((noinline, noreturn)) static void die(const char *why, word n)
+{
+	static const char prefix[] = "packed executable: ";
+	sys(SYS_write, 2, (long)prefix, sizeof prefix - 1, 0);
+	sys(SYS_write, 2, (long)why, (long)n, 0);
+	for (;;)
+		sys(SYS_exit_group, 127, 0, 0, 0);
+}
+
+#define DIE(s) die(s "\n", sizeof s)
+
+/* The branches the filter converted besides calls, in struct stream's props. */
+#define FILTER_JUMPS 1
+#define FILTER_COND 2
+
+/*
+ * unfilter undoes the packer's x86 branch filter on p[0:n]. Where a call
+ * (E8), and if kind says so a jump (E9) or conditional jump (0F 8x), has a
+ * 32-bit operand whose top byte is 00 or FF, the packer replaced the
+ * relative displacement by the absolute target: the displacement plus the
+ * offset of the instruction's end, modulo 2^25 and sign-extended from bit
+ * 24, stored as bytes 2, 1, 0, 3 of the value. It then moved past the
+ * operand; past a failing operand it moved on to the operand's top byte. No
+ * conversion changed a byte a test read and a converted operand passes the
+ * test, so the stub finds the same operands.
+ */
+static void unfilter(unsigned char *p, word n, word kind)
+{
+	word i = 0, op;
+	while (i + 5 <= n) {
+		lz_u32 v;
+		if (p[i] == 0xE8 || (p[i] == 0xE9 && (kind & FILTER_JUMPS)))
+			op = i + 1;
+		else if (p[i] == 0x0F && (kind & FILTER_COND) && i + 6 <= n && (p[i + 1] & 0xF0) == 0x80)
+			op = i + 2;
+		else {
+			i++;
+			continue;
+		}
+		if ((unsigned char)(p[op + 3] + 1) > 1) {
+			i = op + 3;
+			continue;
+		}
+		v = (lz_u32)p[op] << 16 | (lz_u32)p[op + 1] << 8 | p[op + 2] | (lz_u32)p[op + 3] << 24;
+		v -= (lz_u32)(op + 4);
+		v = (v & 0x1FFFFFF) | (0u - ((v >> 24) & 1)) << 25;
+		p[op] = (unsigned char)v;
+		p[op + 1] = (unsigned char)(v >> 8);
+		p[op + 2] = (unsigned char)(v >> 16);
+		p[op + 3] = (unsigned char)(v >> 24);
+		i = op + 4;
+	}
+}
+
+struct job {
+	const struct header *h;
+	const struct stream *s;
+	unsigned char *mem;  /* where base is mapped */
+	int err;
+	volatile int tid;    /* nonzero while the thread runs */
+};
+
+/* Decodes one stream into place and undoes its filter; a thread's body. */
+static void decode(void *arg)
+{
+	struct job *j = arg;
+	const struct stream *s = j->s;
+	lz_prob probs[LZ_PROBS];
+	unsigned char *out = j->mem + s->offset;
+	if (s->offset > j->h->size || s->size > j->h->size - s->offset ||
+	    s->filter > s->size || s->filtered > s->size - s->filter ||
+	    lz_decode((const unsigned char *)j->h + s->data, s->length, out, s->size,
+		      s->props & 0xFF, (s->props >> 8) & 0xFF, (s->props >> 16) & 0xFF,
+		      probs) != 0) {
+		j->err = 1;
+		return;
+	}
+	unfilter(out + s->filter, s->filtered, s->props >> 24);
+}
+
+word stub_main(word *sp, const struct header *h)
+{
+	const struct stream *s = (const struct stream *)(h + 1);
+	const struct range *r = (const struct range *)(s + h->nstreams);
+	struct job jobs[MAX_STREAMS];
+	word reloc = h->flags & FLAG_RELOCATABLE, n = h->nstreams, i;
+	unsigned char *mem, *stacks;
+	word *auxv;
+
+	/* At the program's own addresses, where nothing may be mapped yet
+	 * (kernels before 4.17 take MAP_FIXED_NOREPLACE as a hint, hence the
+	 * comparison), or anywhere if the program does not mind. */
+	mem = map(reloc ? 0 : h->base, h->size, reloc ? 0 : MAP_FIXED_NOREPLACE);
+	if (failed(mem) || (!reloc && (word)mem != h->base))
+		DIE("cannot map memory");
+	if (n - 1 >= MAX_STREAMS)
+		DIE("corrupt data");
+
+	/* One thread per stream; this thread decodes the first, and any
+	 * other for which there is no thread to be had. */
+	stacks = map(0, MAX_STREAMS * THREAD_STACK, 0);
+	for (i = n; i-- > 0;) {
+		jobs[i].h = h;
+		jobs[i].s = s + i;
+		jobs[i].mem = mem;
+		jobs[i].err = 0;
+		jobs[i].tid = 1;
+		if (i == 0 || failed(stacks) ||
+		    spawn(stacks + i * THREAD_STACK, decode, &jobs[i], &jobs[i].tid) < 0) {
+			jobs[i].tid = 0;
+			decode(&jobs[i]);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		int t;
+		while ((t = jobs[i].tid) != 0)
+			sys(SYS_futex, (long)&jobs[i].tid, FUTEX_WAIT, t, 0);
+		if (jobs[i].err)
+			DIE("corrupt data");
+	}
+	sys(SYS_munmap, (long)stacks, MAX_STREAMS * THREAD_STACK, 0, 0);
+
+	for (i = 0; i < h->nranges; i++, r++) {
+		long addr = (long)(mem + r->offset);
+		if (r->prot == UNMAP)
+			sys(SYS_munmap, addr, (long)r->size, 0, 0);
+		else if (sys(SYS_mprotect, addr, (long)r->size, (long)r->prot, 0) < 0)
+			DIE("cannot map memory");
+	}
+
+	/* The compressed streams are not needed any more. */
+	{
+		word from = ((word)r + PAGE - 1) & ~(PAGE - 1);
+		word to = ((word)h + s[n - 1].data + s[n - 1].length + PAGE - 1) & ~(PAGE - 1);
+		if (to > from)
+			sys(SYS_munmap, (long)from, (long)(to - from), 0, 0);
+	}
+
+	/* argc, argv[], 0, envp[], 0, then auxv pairs up to AT_NULL. */
+	auxv = sp + 1 + sp[0] + 1;
+	while (*auxv)
+		auxv++;
+	for (auxv++; auxv[0] != AT_NULL; auxv += 2) {
+		if (auxv[0] == AT_PHDR)
+			auxv[1] = h->phdr + (word)mem - h->base;
+		else if (auxv[0] == AT_PHNUM)
+			auxv[1] = h->phnum;
+		else if (auxv[0] == AT_ENTRY)
+			auxv[1] = h->entry + (word)mem - h->base;
+	}
+	return h->entry + (word)mem - h->base;
+}
