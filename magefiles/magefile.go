@@ -1,12 +1,28 @@
 //go:build mage
 
-// The example monorepo's build: every target comes from the importable targets package.
+// The example monorepo's build: every target but stubs comes from the importable targets
+// package.
 package main
 
 import (
+	"context"
+	"path/filepath"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/pack"
+	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 	//mage:import
 	"github.com/minimalbuild/minimal/magefiles/targets"
 )
 
 // Default is what `go tool mage` runs with no target: build every app.
 var Default = targets.Build
+
+// Stubs rebuilds the packer's start-up stubs (magefiles/internal/pack/stub/stub_*.bin) from their C and assembly sources with the pinned zig; commit the result.
+func Stubs(ctx context.Context) error {
+	z, err := toolchain.Zig(ctx, manifest.DefaultZig)
+	if err != nil {
+		return err
+	}
+	return pack.BuildStubs(ctx, z, filepath.Join("magefiles", "internal", "pack", "stub"))
+}

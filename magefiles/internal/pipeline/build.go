@@ -172,6 +172,7 @@ func shrinkBinary(ctx context.Context, o *options, log io.Writer, s manifest.Spe
 		}
 		return verify(ctx, path)
 	}
+	startup := map[string]time.Duration{} // start-up time each stressed pass adds
 	check := func(ctx context.Context, pass string, in, out []byte) error {
 		err := run(ctx, s.App+"."+pass, out)
 		if err != nil && ctx.Err() == nil {
@@ -192,6 +193,11 @@ func shrinkBinary(ctx context.Context, o *options, log io.Writer, s manifest.Spe
 		if err := stressCheck(ctx, s, before, filepath.Join(dir, s.App+"."+pass), dir); err != nil {
 			return fmt.Errorf("stress test after %s: %w", pass, err)
 		}
+		if d, ok, err := startupAdded(ctx, s, before, filepath.Join(dir, s.App+"."+pass), dir); err != nil {
+			return fmt.Errorf("timing the start-up after %s: %w", pass, err)
+		} else if ok {
+			startup[pass] = d
+		}
 		return nil
 	}
 	skip := func(pass string, err error) bool { return !errors.Is(err, errAppFails) && skippable(s, pass) }
@@ -201,10 +207,17 @@ func shrinkBinary(ctx context.Context, o *options, log io.Writer, s manifest.Spe
 	}
 	var sizes []report.Step
 	for _, st := range steps {
-		if st.Skipped != "" {
+		switch {
+		case st.NoGain:
+			fmt.Fprintf(log, "note: %s %s: %s would not make the binary smaller, so it is kept as it was (%s)\n", s.App, s.Platform, st.Pass, st.Skipped)
+		case st.Skipped != "":
 			fmt.Fprintf(log, "warning: %s %s: %s skipped, the binary is kept as it was before it: %s\n", s.App, s.Platform, st.Pass, st.Skipped)
 		}
-		sizes = append(sizes, report.Step{Pass: st.Pass, Bytes: st.After, Skipped: st.Skipped})
+		step := report.Step{Pass: st.Pass, Bytes: st.After, Skipped: st.Skipped}
+		if d, ok := startup[st.Pass]; ok && st.Skipped == "" {
+			step.StartupAddedMs = float64(d.Microseconds()) / 1000
+		}
+		sizes = append(sizes, step)
 	}
 	return out, sizes, nil
 }

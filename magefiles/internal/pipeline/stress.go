@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
@@ -97,4 +99,30 @@ func clip(b []byte) string {
 		return string(b[:200]) + "..."
 	}
 	return string(b)
+}
+
+// startupRuns is how many times startupAdded runs each binary.
+const startupRuns = 7
+
+// startupAdded measures how much longer out takes than in to run the app's smoke test:
+// the difference of the medians of startupRuns runs each, interleaved. It measures
+// nothing (ok false) for an app without a test or whose test waits to send a signal.
+func startupAdded(ctx context.Context, s manifest.Spec, in, out, dir string) (d time.Duration, ok bool, err error) {
+	if s.Test == nil || s.Test.Signal != "" {
+		return 0, false, nil
+	}
+	times := [2][]time.Duration{}
+	for range startupRuns {
+		for i, bin := range []string{in, out} {
+			start := time.Now()
+			if _, err := smoke.Run(ctx, s.Test, smoke.Cmd{Args: []string{bin}, Env: smokeEnv(s), Dir: dir}); err != nil {
+				return 0, false, err
+			}
+			times[i] = append(times[i], time.Since(start))
+		}
+	}
+	for i := range times {
+		slices.Sort(times[i])
+	}
+	return times[1][startupRuns/2] - times[0][startupRuns/2], true, nil
 }

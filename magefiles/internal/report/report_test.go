@@ -20,8 +20,8 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func sampleReport() *Report {
 	return &Report{Apps: []App{
 		{Name: "hello", Index: "sha256:aa", Platforms: []Platform{
-			{Platform: "linux/amd64", Manifest: "sha256:bb", Steps: []Step{{Pass: "compile+strip", Bytes: 1200290}}, Binary: 1200290, Content: 1202688, Pull: 562162},
-			{Platform: "linux/386", Manifest: "sha256:cc", Steps: []Step{{Pass: "compile+strip", Bytes: 1101986}}, Binary: 1101986, Content: 1104384, Pull: 526759},
+			{Platform: "linux/amd64", Manifest: "sha256:bb", Steps: []Step{{Pass: "compile+strip", Bytes: 1200290}, {Pass: "sstrip", Bytes: 1192386}, {Pass: "pack", Bytes: 431166, StartupAddedMs: 10.7}}, Binary: 431166, Content: 431166, Pull: 431900},
+			{Platform: "linux/386", Manifest: "sha256:cc", Steps: []Step{{Pass: "compile+strip", Bytes: 1101986}, {Pass: "sstrip", Bytes: 1096610}, {Pass: "pack", Bytes: 1096610, Skipped: "smoke test after pack: exit 1, want 0"}}, Binary: 1096610, Content: 1096610, Pull: 526606},
 		}},
 		{Name: "teensy-example", Index: "sha256:dd", Platforms: []Platform{
 			{Platform: "linux/386", Manifest: "sha256:ee", Steps: []Step{{Pass: "compile", Bytes: 72}}, Binary: 72, Content: 2048, Pull: 431},
@@ -107,11 +107,15 @@ func TestSVGGolden(t *testing.T) {
 			rects++
 		}
 	}
-	// The background, one legend swatch per pass, and one bar per step.
+	// The background, one legend swatch per pass, and one bar per step kept.
 	steps := 0
 	for _, a := range r.Apps {
 		for _, p := range a.Platforms {
-			steps += len(p.Steps)
+			for _, s := range p.Steps {
+				if s.Skipped == "" {
+					steps++
+				}
+			}
 		}
 	}
 	if want := 1 + len(r.passes()) + steps; rects != want {

@@ -94,6 +94,9 @@ func (r *Report) WriteSVG(w io.Writer, refs []Reference) error {
 			fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#555">%s</text>`+"\n", labelWidth-8, y+13, html.EscapeString(p.Platform))
 			// Widest first, so that each later (smaller) step is drawn over the earlier one.
 			for _, s := range p.Steps {
+				if s.Skipped != "" {
+					continue // the binary did not change
+				}
 				fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%.1f" height="%d" fill="%s"><title>%s %s after %s: %s</title></rect>`+"\n",
 					labelWidth, y, x(s.Bytes)-labelWidth, rowHeight, color(s.Pass), html.EscapeString(a.Name), html.EscapeString(p.Platform), html.EscapeString(s.Pass), formatBytes(s.Bytes))
 			}

@@ -12,6 +12,12 @@
 // reports each pass's size before and after as a Step. Lookup and Names
 // list what exists; any other name is an error wrapping ErrUnknownPass.
 //
+// "pack" is a PostLink pass that compresses the program behind a start-up
+// stub (package pack). On a binary it cannot make smaller it fails with
+// ErrNoGain, and Run keeps the binary as it was and records why in the
+// Step. A Run given WithSkip also keeps the input of a pass that fails, or
+// whose Check fails, when the caller allows it for that pass.
+//
 // # sstrip
 //
 // SStrip removes what the Linux kernel never loads from a static x86

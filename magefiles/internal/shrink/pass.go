@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/pack"
 )
 
 // Kind says at which point of a build a pass does its work.
@@ -59,6 +61,21 @@ var registry = []Pass{
 		Summary: "drops the section headers and every byte the kernel does not load",
 		apply:   SStrip,
 	},
+	{
+		Name:    "pack",
+		Kind:    PostLink,
+		Summary: "compresses the program behind a stub that decodes it in place at start-up",
+		apply:   packPass,
+	},
+}
+
+// packPass runs the packer; a binary it cannot make smaller is reported as ErrNoGain.
+func packPass(bin []byte) ([]byte, error) {
+	out, _, err := pack.Pack(bin)
+	if errors.Is(err, pack.ErrNoGain) {
+		return nil, fmt.Errorf("%w: %w", ErrNoGain, err)
+	}
+	return out, err
 }
 
 // Passes returns every known pass.
@@ -115,6 +132,8 @@ type Step struct {
 	// Skipped says why the pass's output was not kept: it saved nothing, or the pass
 	// or its check failed and the run was told to skip failures. Empty when kept.
 	Skipped string
+	// NoGain is set when the pass was skipped because it saves nothing.
+	NoGain bool
 }
 
 // Check inspects out, the binary a pass produced from in, for example by
@@ -168,7 +187,7 @@ func Run(ctx context.Context, bin []byte, names []string, check Check, opts ...R
 		out, err := p.apply(bin)
 		switch {
 		case errors.Is(err, ErrNoGain):
-			step.Skipped = err.Error()
+			step.Skipped, step.NoGain = err.Error(), true
 			steps = append(steps, step)
 			continue
 		case err != nil:

@@ -26,11 +26,11 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("pass %s: kind %v but apply set = %v", p.Name, p.Kind, p.apply != nil)
 		}
 	}
-	want := []entry{{"strip", "compile-time"}, {"sstrip", "post-link"}}
+	want := []entry{{"strip", "compile-time"}, {"sstrip", "post-link"}, {"pack", "post-link"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Passes() mismatch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"strip", "sstrip"}, Names()); diff != "" {
+	if diff := cmp.Diff([]string{"strip", "sstrip", "pack"}, Names()); diff != "" {
 		t.Errorf("Names() mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -44,7 +44,7 @@ func TestLookup(t *testing.T) {
 	}{
 		{name: "sstrip", why: "the post-link byte pass", wantKind: PostLink},
 		{name: "strip", why: "known, but the toolchain applies it", wantKind: CompileTime},
-		{name: "upx", why: "not a pass", wantErr: `unknown shrink pass "upx" (known: strip, sstrip)`},
+		{name: "upx", why: "not a pass", wantErr: `unknown shrink pass "upx" (known: strip, sstrip, pack)`},
 		{name: "SStrip", why: "names are case-sensitive, as in minimal.yaml", wantErr: `unknown shrink pass "SStrip"`},
 	}
 	for _, tt := range tests {
