@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"io"
 	"io/fs"
 	"os"
@@ -111,6 +112,21 @@ func readReport(t testing.TB, dir string) *report.Report {
 	return &r
 }
 
+// packed returns the "app os/arch" of every image whose binary went through pack.
+func packed(r *report.Report) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range r.Apps {
+		for _, p := range a.Platforms {
+			for _, st := range p.Steps {
+				if st.Pass == "pack" && st.Skipped == "" {
+					out[a.Name+" "+p.Platform] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
 // digests maps app and platform to image digests, and app to index digest.
 func digests(r *report.Report) map[string]string {
 	m := map[string]string{}
@@ -174,6 +190,49 @@ func TestEndToEnd(t *testing.T) {
 				t.Skipf("%s has no smoke test", s.App)
 			}
 			runInContainer(t, layout+":"+s.App+"/"+s.Platform.Arch, s)
+		})
+	}
+
+	// Packed programs start through a stub: each runs again in its container with a
+	// large environment, and those that ignore their arguments with a long argv too.
+	packedApps := packed(readReport(t, a))
+	for _, app := range []string{"hello", "greet", "churn"} {
+		for _, arch := range []string{"amd64", "386"} {
+			if !packedApps[app+" linux/"+arch] {
+				t.Errorf("%s linux/%s was not packed; the example manifest asks for pack", app, arch)
+			}
+		}
+	}
+	ignoresArgs := map[string]bool{"hello": true, "churn": true}
+	for _, s := range specs {
+		if !packedApps[s.App+" "+s.Platform.String()] {
+			continue
+		}
+		ref := layout + ":" + s.App + "/" + s.Platform.Arch
+		t.Run("packed-env/"+s.App+"/"+s.Platform.Arch, func(t *testing.T) {
+			sp, test := s, *s.Test
+			test.Env = maps.Clone(test.Env)
+			if test.Env == nil {
+				test.Env = map[string]string{}
+			}
+			val := strings.Repeat("v", 256<<10/1000-len("STRESS_0000="))
+			for i := range 1000 {
+				test.Env[fmt.Sprintf("STRESS_%04d", i)] = val
+			}
+			sp.Test = &test
+			runInContainer(t, ref, sp)
+		})
+		if !ignoresArgs[s.App] {
+			continue
+		}
+		t.Run("packed-argv/"+s.App+"/"+s.Platform.Arch, func(t *testing.T) {
+			sp, test := s, *s.Test
+			test.Args = nil
+			for i := range 2000 {
+				test.Args = append(test.Args, fmt.Sprintf("%04d%s", i, strings.Repeat("a", 96)))
+			}
+			sp.Test = &test
+			runInContainer(t, ref, sp)
 		})
 	}
 

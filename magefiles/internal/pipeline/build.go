@@ -209,7 +209,7 @@ func shrinkBinary(ctx context.Context, o *options, log io.Writer, s manifest.Spe
 	for _, st := range steps {
 		switch {
 		case st.NoGain:
-			fmt.Fprintf(log, "note: %s %s: %s would not make the binary smaller, so it is kept as it was (%s)\n", s.App, s.Platform, st.Pass, st.Skipped)
+			fmt.Fprintf(log, "note: %s %s: %s skipped, keeping the binary as it was: %s\n", s.App, s.Platform, st.Pass, st.Skipped)
 		case st.Skipped != "":
 			fmt.Fprintf(log, "warning: %s %s: %s skipped, the binary is kept as it was before it: %s\n", s.App, s.Platform, st.Pass, st.Skipped)
 		}

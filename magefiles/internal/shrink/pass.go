@@ -122,7 +122,7 @@ func Apply(name string, bin []byte) ([]byte, error) {
 
 // ErrNoGain is wrapped by a pass's error when its output would not be smaller than its
 // input. Run then keeps the input and records why, and the build goes on.
-var ErrNoGain = errors.New("the pass saves no bytes")
+var ErrNoGain = errors.New("no gain")
 
 // Step records the size of a binary before and after one post-link pass.
 type Step struct {
