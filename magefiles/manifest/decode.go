@@ -290,11 +290,7 @@ func (d *decoder) field(l *layer, e entry) {
 	f := &l.Fields
 	switch e.key {
 	case "lang":
-		if s, ok := d.scalar(e.v, e.path); ok {
-			if !slices.Contains(langs, s) {
-				d.errorf(e.v, e.path, "unknown lang %q; want go, c or asm", s)
-				return
-			}
+		if s, ok := d.enum(e, langs, "go, c or asm"); ok {
 			f.Lang = s
 		}
 	case "src":
@@ -319,11 +315,7 @@ func (d *decoder) field(l *layer, e entry) {
 	case "env":
 		f.Env = d.stringMap(e.v, e.path, envKey)
 	case "output":
-		if s, ok := d.scalar(e.v, e.path); ok {
-			if s != OutputELF && s != OutputFlat {
-				d.errorf(e.v, e.path, "unknown output %q; want elf or flat", s)
-				return
-			}
+		if s, ok := d.enum(e, []string{OutputELF, OutputFlat}, "elf or flat"); ok {
 			f.Output = s
 		}
 	case "shrink":
@@ -334,11 +326,7 @@ func (d *decoder) field(l *layer, e entry) {
 			return ""
 		})
 	case "shrink_failure":
-		if s, ok := d.scalar(e.v, e.path); ok {
-			if s != ShrinkFail && s != ShrinkSkip {
-				d.errorf(e.v, e.path, "unknown shrink_failure %q; want fail or skip", s)
-				return
-			}
+		if s, ok := d.enum(e, []string{ShrinkFail, ShrinkSkip}, "fail or skip"); ok {
 			f.ShrinkFailure = s
 		}
 	case "image":
@@ -353,6 +341,20 @@ func (d *decoder) field(l *layer, e entry) {
 	case "test":
 		f.Test = d.test(e.v, e.path)
 	}
+}
+
+// enum decodes e's value, a scalar that must be one of values; want lists them for the
+// error, which names the key: unknown output "exe"; want elf or flat.
+func (d *decoder) enum(e entry, values []string, want string) (string, bool) {
+	s, ok := d.scalar(e.v, e.path)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(values, s) {
+		d.errorf(e.v, e.path, "unknown %s %q; want %s", e.key, s, want)
+		return "", false
+	}
+	return s, true
 }
 
 // envKey checks the name of an environment variable.
