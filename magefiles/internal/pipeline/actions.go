@@ -99,6 +99,21 @@ func (a *actions) lookup(key cache.Key) (map[string]stored, error) {
 	return m, nil
 }
 
+// put stores outputs under key and returns where the cache keeps them.
+func (a *actions) put(key cache.Key, outputs map[string][]byte) (map[string]stored, error) {
+	if err := a.cache.Put(key, outputs); err != nil {
+		return nil, err
+	}
+	outs, err := a.lookup(key)
+	if err == nil && outs == nil {
+		err = cache.ErrMiss
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading back the outputs just stored in %s: %w", a.cache.Dir(), err)
+	}
+	return outs, nil
+}
+
 // imageMeta is the image action's small output: its layers and sizes.
 type imageMeta struct {
 	Layers  []oci.LayerInfo `json:"layers"`
@@ -128,14 +143,14 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 	dir := filepath.Join(a.work, s.App, t.GOARCH)
 
 	// compile
-	bin, compiled, compiledSum, err := a.compile(ctx, i, s, dir, &ran)
+	bin, compiled, err := a.compile(ctx, i, s, dir, &ran)
 	if err != nil {
 		return nil, err
 	}
 
 	// shrink
 	task.Step("shrink")
-	sk, err := a.shrinkKey(s, compiledSum)
+	sk, err := a.shrinkKey(s, compiled.sha256)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +184,7 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		if slices.Contains(s.Shrink, "strip") {
 			steps[0].Pass = "compile+strip"
 		}
-		out, passSteps, err := shrinkBinary(ctx, a.o, a.prog, s, bin, dir)
+		out, passSteps, err := shrinkBinary(ctx, a.prog, s, bin, dir)
 		if err != nil {
 			return nil, err
 		}
@@ -178,14 +193,10 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		if err != nil {
 			return nil, err
 		}
-		if err := a.cache.Put(sk, map[string][]byte{outBin: out, outSteps: js}); err != nil {
+		if outs, err = a.put(sk, map[string][]byte{outBin: out, outSteps: js}); err != nil {
 			return nil, err
 		}
-		bin = out
-		if outs, err = a.lookup(sk); err != nil || outs == nil {
-			return nil, fmt.Errorf("reading back the binary just stored in %s: %v", a.cache.Dir(), err)
-		}
-		final = outs[outBin]
+		bin, final = out, outs[outBin]
 	} else {
 		bin = nil // the compiled bytes are not the final ones
 	}
@@ -235,56 +246,58 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 	return &built{spec: s, bin: final, sizes: steps, image: img, content: meta.Content, pull: meta.Pull}, nil
 }
 
-// compile returns the executable of spec i, from the cache or built now. bin is its
-// bytes when they were read or built, else nil.
-func (a *actions) compile(ctx context.Context, i int, s manifest.Spec, dir string, ran *bool) (bin []byte, out stored, sum [sha256.Size]byte, err error) {
+// compile returns the executable of spec i, from the cache or built now: its bytes when
+// it was built now, else nil, and where the cache keeps it.
+func (a *actions) compile(ctx context.Context, i int, s manifest.Spec, dir string, ran *bool) ([]byte, stored, error) {
 	key, depsKey, err := a.compileKey(ctx, i, s)
 	if err != nil {
-		return nil, stored{}, sum, err
+		return nil, stored{}, err
 	}
 	outs, err := a.lookup(key)
 	if err != nil {
-		return nil, stored{}, sum, err
+		return nil, stored{}, err
 	}
 	if o, ok := outs[outBin]; ok {
-		return nil, o, o.sha256, nil
+		return nil, o, nil
 	}
 	*ran = true
 	b, ok := a.o.builders[s.Lang]
 	if !ok {
-		return nil, stored{}, sum, fmt.Errorf("no toolchain for lang %q", s.Lang)
+		return nil, stored{}, fmt.Errorf("no toolchain for lang %q", s.Lang)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, stored{}, sum, err
+		return nil, stored{}, err
 	}
 	exe := filepath.Join(dir, s.App)
 	if err := b.Build(ctx, s, exe); err != nil {
-		return nil, stored{}, sum, err
+		return nil, stored{}, err
 	}
-	if bin, err = os.ReadFile(exe); err != nil {
-		return nil, stored{}, sum, fmt.Errorf("reading built binary: %w", err)
+	bin, err := os.ReadFile(exe)
+	if err != nil {
+		return nil, stored{}, fmt.Errorf("reading built binary: %w", err)
 	}
 	if depsKey != nil {
 		// Record what the sources include, then key the output by it.
 		deps, err := toolchain.Deps(ctx, a.o.zig, s)
 		if err != nil {
-			return nil, stored{}, sum, err
+			return nil, stored{}, err
 		}
 		rel := make([]string, len(deps))
 		for j, d := range deps {
 			rel[j] = repoRelative(s.Root, d)
 		}
 		if err := a.cache.Put(*depsKey, map[string][]byte{outDeps: []byte(strings.Join(rel, "\n"))}); err != nil {
-			return nil, stored{}, sum, err
+			return nil, stored{}, err
 		}
 		if key, err = withDeps(*depsKey, s.Root, rel); err != nil {
-			return nil, stored{}, sum, err
+			return nil, stored{}, err
 		}
 	}
-	if err := a.cache.Put(key, map[string][]byte{outBin: bin}); err != nil {
-		return nil, stored{}, sum, err
+	outs, err = a.put(key, map[string][]byte{outBin: bin})
+	if err != nil {
+		return nil, stored{}, err
 	}
-	return bin, stored{}, sha256.Sum256(bin), nil
+	return bin, outs[outBin], nil
 }
 
 // compileKey returns the key of spec i's compile. For C and assembly it also returns the
@@ -474,12 +487,9 @@ func (a *actions) storeImage(key cache.Key, s manifest.Spec, t toolchain.Target,
 		return nil, imageMeta{}, err
 	}
 	outputs[outImage] = js
-	if err := a.cache.Put(key, outputs); err != nil {
+	outs, err := a.put(key, outputs)
+	if err != nil {
 		return nil, imageMeta{}, err
-	}
-	outs, err := a.lookup(key)
-	if err != nil || outs == nil {
-		return nil, imageMeta{}, fmt.Errorf("reading back the image just stored in %s: %v", a.cache.Dir(), err)
 	}
 	return outs, meta, nil
 }

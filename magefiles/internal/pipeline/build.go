@@ -144,16 +144,9 @@ func selectSpecs(m *manifest.Manifest, names []string) ([]manifest.Spec, error) 
 const startWindow = 300 * time.Millisecond
 
 // shrinkBinary runs the post-link shrink passes of s over bin, checking each result with
-// the app's smoke test. A pass that minimal does not have yet is skipped with a warning.
-func shrinkBinary(ctx context.Context, o *options, log io.Writer, s manifest.Spec, bin []byte, dir string) ([]byte, []report.Step, error) {
-	var names []string
-	for _, name := range s.Shrink {
-		if _, err := shrink.Lookup(name); err != nil {
-			fmt.Fprintf(log, "warning: %s %s: shrink pass %q is not available yet; skipped\n", s.App, s.Platform, name)
-			continue
-		}
-		names = append(names, name)
-	}
+// the app's smoke test.
+func shrinkBinary(ctx context.Context, log io.Writer, s manifest.Spec, bin []byte, dir string) ([]byte, []report.Step, error) {
+	names := s.Shrink
 	// Each pass's output is written beside the build and run: with the app's smoke test,
 	// or, for an app without one, only to see that it starts without crashing.
 	verify := func(ctx context.Context, path string) error { return SmokeBinary(ctx, s, path) }
@@ -165,35 +158,42 @@ func shrinkBinary(ctx context.Context, o *options, log io.Writer, s manifest.Spe
 			return smoke.Starts(ctx, smoke.Cmd{Args: []string{path}, Env: smokeEnv(s), Dir: dir}, startWindow)
 		}
 	}
-	run := func(ctx context.Context, name string, bin []byte) error {
+	write := func(name string, bin []byte) (string, error) {
 		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, bin, 0o755); err != nil {
-			return err
-		}
-		return verify(ctx, path)
+		return path, os.WriteFile(path, bin, 0o755)
 	}
 	startup := map[string]time.Duration{} // start-up time each stressed pass adds
 	check := func(ctx context.Context, pass string, in, out []byte) error {
-		err := run(ctx, s.App+"."+pass, out)
-		if err != nil && ctx.Err() == nil {
+		after, err := write(s.App+"."+pass, out)
+		if err != nil {
+			return err
+		}
+		if err := verify(ctx, after); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
 			// A test that fails on the pass's input too is not the pass's fault, and
 			// skipping the pass would not help.
-			if inErr := run(ctx, s.App+".before-"+pass, in); inErr != nil && ctx.Err() == nil {
+			before, werr := write(s.App+".before-"+pass, in)
+			if werr != nil {
+				return werr
+			}
+			if inErr := verify(ctx, before); inErr != nil && ctx.Err() == nil {
 				return fmt.Errorf("%w: the smoke test fails before %s too: %w", errAppFails, pass, inErr)
 			}
 			return fmt.Errorf("smoke test after %s: %w", pass, err)
 		}
-		if err != nil || !slices.Contains(stressedPasses, pass) {
+		if !slices.Contains(stressedPasses, pass) {
+			return nil
+		}
+		before, err := write(s.App+".before-"+pass, in)
+		if err != nil {
 			return err
 		}
-		before := filepath.Join(dir, s.App+".before-"+pass)
-		if err := os.WriteFile(before, in, 0o755); err != nil {
-			return err
-		}
-		if err := stressCheck(ctx, s, before, filepath.Join(dir, s.App+"."+pass), dir); err != nil {
+		if err := stressCheck(ctx, s, before, after, dir); err != nil {
 			return fmt.Errorf("stress test after %s: %w", pass, err)
 		}
-		if d, ok, err := startupAdded(ctx, s, before, filepath.Join(dir, s.App+"."+pass), dir); err != nil {
+		if d, ok, err := startupAdded(ctx, s, before, after, dir); err != nil {
 			return fmt.Errorf("timing the start-up after %s: %w", pass, err)
 		} else if ok {
 			startup[pass] = d

@@ -260,18 +260,14 @@ func hashPackage(k *cache.KeyBuilder, p *goPackage) error {
 	return nil
 }
 
-// zigToolKey is what identifies the zig toolchain in a key: its pinned version, which
-// the cache verified against a pinned checksum when it was fetched.
-func zigToolKey(s manifest.Spec, m *manifest.Manifest) string {
-	return "zig " + m.Toolchains.Zig
-}
-
 // sourceKey starts the key of a C or assembly compile: everything but the headers.
 // Paths are hashed relative to the repository, so the same commit gives the same key in
 // any directory.
 func sourceKey(s manifest.Spec, m *manifest.Manifest) (*cache.KeyBuilder, error) {
 	k := cache.NewKey("c-asm-sources")
-	k.String("toolchain", zigToolKey(s, m))
+	// The pinned version identifies zig: the cache checked it against a pinned checksum
+	// when it was fetched.
+	k.String("toolchain", "zig "+m.Toolchains.Zig)
 	k.String("lang", s.Lang)
 	k.String("platform", s.Platform.String())
 	k.String("output", s.Output)
@@ -280,15 +276,9 @@ func sourceKey(s manifest.Spec, m *manifest.Manifest) (*cache.KeyBuilder, error)
 	k.Map("defines", s.Defines)
 	k.Map("env", s.Env)
 	k.Bool("strip", slices.Contains(s.Shrink, "strip"))
-	rel := func(p string) string {
-		if r, err := filepath.Rel(s.Root, p); err == nil && !strings.HasPrefix(r, "..") {
-			return filepath.ToSlash(r)
-		}
-		return p
-	}
 	var incs []string
 	for _, inc := range s.Include {
-		incs = append(incs, rel(inc))
+		incs = append(incs, repoRelative(s.Root, inc))
 	}
 	k.Strings("include", incs)
 	srcs, err := toolchain.SourceFiles(s)
@@ -296,7 +286,7 @@ func sourceKey(s manifest.Spec, m *manifest.Manifest) (*cache.KeyBuilder, error)
 		return nil, err
 	}
 	for _, src := range srcs {
-		if err := k.File(rel(src), src); err != nil {
+		if err := k.File(repoRelative(s.Root, src), src); err != nil {
 			return nil, err
 		}
 	}
