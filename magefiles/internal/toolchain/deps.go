@@ -71,7 +71,7 @@ func Deps(ctx context.Context, zig func(ctx context.Context) (*ZigTool, error), 
 			if err != nil {
 				return nil, err
 			}
-			args := nasmArgs(spec, "elf64", src, os.DevNull)
+			args := nasmArgs(spec, t.NASM, src, os.DevNull)
 			args = slices.Insert(args, 0, "-M")
 			cmd = run.Cmd{Args: append([]string{nasm}, args...), Dir: workDir(spec, zigDir), Env: env}
 		} else {
