@@ -71,7 +71,11 @@ func Deps(ctx context.Context, zig func(ctx context.Context) (*ZigTool, error), 
 			if err != nil {
 				return nil, err
 			}
-			args := nasmArgs(spec, t.NASM, src, os.DevNull)
+			format := t.NASM // as the build assembles it: bin for a flat output
+			if spec.Output == manifest.OutputFlat {
+				format = "bin"
+			}
+			args := nasmArgs(spec, format, src, os.DevNull)
 			args = slices.Insert(args, 0, "-M")
 			cmd = run.Cmd{Args: append([]string{nasm}, args...), Dir: workDir(spec, zigDir), Env: env}
 		} else {
