@@ -63,7 +63,7 @@ func (m *Manifest) Spec(app *App, p Platform) (Spec, error) {
 	for i := range f.Image.Files {
 		f.Image.Files[i].From = m.abs(f.Image.Files[i].From)
 	}
-	return Spec{App: app.Name, Platform: p, Root: m.Root, Fields: f}, nil
+	return Spec{App: app.Name, Platform: p, Root: m.Root, Zig: m.Toolchains.Zig, Fields: f}, nil
 }
 
 // Specs returns the spec of every app for each of its platforms, in app order and then
@@ -229,4 +229,22 @@ func unset(f, set Fields) Fields {
 		out.Test = nil
 	}
 	return out
+}
+
+// RepoPath names the host path p as keys and records do: slash-separated and relative
+// to the repository root when p is inside it, else p itself. So the same checkout in
+// another directory names its files the same way.
+func (s Spec) RepoPath(p string) string {
+	if r, err := filepath.Rel(s.Root, p); err == nil && filepath.IsLocal(r) {
+		return filepath.ToSlash(r)
+	}
+	return p
+}
+
+// HostPath is the inverse of RepoPath: the host path of a name RepoPath gave.
+func (s Spec) HostPath(name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(s.Root, filepath.FromSlash(name))
 }

@@ -119,6 +119,8 @@ type Spec struct {
 	Platform Platform
 	// Root is the absolute repository root.
 	Root string
+	// Zig is the pinned zig version, from toolchains.zig.
+	Zig string
 	// Fields hold the merged settings. Src, Include, Image.Data and relative
 	// Image.Files[].From are absolute host paths here.
 	Fields

@@ -12,6 +12,7 @@ import (
 
 	"github.com/magefile/mage/mg"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
 	"github.com/minimalbuild/minimal/magefiles/internal/pipeline"
 	"github.com/minimalbuild/minimal/magefiles/internal/publish"
 	"github.com/minimalbuild/minimal/magefiles/internal/resolve"
@@ -146,7 +147,7 @@ func Clean() error {
 	if err != nil {
 		return err
 	}
-	return pipeline.Clean(filepath.Join(m.Root, "images"))
+	return outdir.Clean(filepath.Join(m.Root, outdir.Name))
 }
 
 // build loads the manifest and runs the pipeline with opts.

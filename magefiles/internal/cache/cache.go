@@ -163,6 +163,16 @@ type Output struct {
 	SHA256 [sha256.Size]byte
 }
 
+// Read returns the output's bytes, checked against its size and SHA-256. A blob found
+// corrupt is removed, and the error wraps ErrMiss: the action must run again.
+func (o Output) Read() ([]byte, error) {
+	data, err := readBlobAt(o.Path, o.Size, o.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("cached output %s: %w", o.Path, err)
+	}
+	return data, nil
+}
+
 // Lookup is Get for large outputs: it returns where each output is stored instead of its
 // bytes. It checks that every blob is present with the recorded size but does not read
 // it, so unlike Get it does not catch a blob corrupted in place.
@@ -292,20 +302,25 @@ func parseEntry(line []byte) (entry, error) {
 // readBlob reads the blob e names and checks its size and SHA-256. A blob that is
 // missing is a miss; one that is corrupt is also removed.
 func (c *Cache) readBlob(e entry) ([]byte, error) {
-	path := c.blobPath(e.sum)
-	data, st, err := readFile(path, e.size)
+	return readBlobAt(c.blobPath(e.sum), e.size, e.sum)
+}
+
+// readBlobAt reads the blob at path and checks its size and SHA-256. A blob that is
+// missing is a miss; one that is corrupt is also removed.
+func readBlobAt(path string, size int64, sum [sha256.Size]byte) ([]byte, error) {
+	data, st, err := readFile(path, size)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: blob %x is missing", ErrMiss, e.sum)
+		return nil, fmt.Errorf("%w: blob %x is missing", ErrMiss, sum)
 	case errors.Is(err, errNotReadable) || errors.Is(err, io.ErrUnexpectedEOF):
 		removeSame(path, st)
-		return nil, fmt.Errorf("%w: blob %x: %w", ErrMiss, e.sum, err)
+		return nil, fmt.Errorf("%w: blob %x: %w", ErrMiss, sum, err)
 	case err != nil:
 		return nil, fmt.Errorf("reading blob: %w", err)
 	}
-	if int64(len(data)) != e.size || sha256.Sum256(data) != e.sum {
+	if int64(len(data)) != size || sha256.Sum256(data) != sum {
 		removeSame(path, st)
-		return nil, fmt.Errorf("%w: blob %x is corrupt", ErrMiss, e.sum)
+		return nil, fmt.Errorf("%w: blob %x is corrupt", ErrMiss, sum)
 	}
 	return data, nil
 }

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,37 +22,9 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/progress"
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
+	"github.com/minimalbuild/minimal/magefiles/internal/verify"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
-
-// Each app and platform is built by three cached actions, each keyed by everything that
-// determines its output:
-//
-//   - compile: the toolchain's identity, the app's build settings and the content of
-//     every input file (for Go, every package go list -deps reports; for C and
-//     assembly, the sources and the headers and includes the compiler reported the last
-//     time they were built). Output: the executable.
-//   - shrink: the compiled executable's digest, the pass list, the smoke test and
-//     shrink_failure. Output: the final executable and the size of each step.
-//   - image: the final executable's digest, the image settings, the content of the data
-//     directory and extra files, and the creation time. Output: the compressed layers
-//     and what the report needs.
-//
-// Every key also holds minimal's own identity (toolID). A later action is keyed by the
-// digest of an earlier one's output, not by its key, so a change that compiles to the
-// same bytes stops there.
-
-// actions runs the cached actions of a build.
-type actions struct {
-	o       *options
-	m       *manifest.Manifest
-	cache   *cache.Cache
-	tool    string
-	goKeys  map[int]cache.Key
-	work    string
-	created time.Time
-	prog    *progress.Progress
-}
 
 // Names of action outputs in the cache.
 const (
@@ -64,54 +35,30 @@ const (
 	outLayerN = "layer-"
 )
 
-// stored is an output found in the cache, read only when needed.
-type stored struct {
-	path   string
-	size   int64
-	sha256 [sha256.Size]byte
+// actions runs the cached actions of a build.
+type actions struct {
+	o       *options
+	cache   *cache.Cache
+	tool    string
+	inputs  []toolchain.Inputs // of each spec, by index
+	work    string
+	created time.Time
+	prog    *progress.Progress
 }
 
-func (s stored) read() ([]byte, error) {
-	b, err := os.ReadFile(s.path)
-	if err != nil {
-		return nil, fmt.Errorf("reading cached output: %w", err)
-	}
-	if sha256.Sum256(b) != s.sha256 {
-		os.Remove(s.path)
-		return nil, fmt.Errorf("cached output %s is corrupt and was removed; build again", s.path)
-	}
-	return b, nil
+// built is one app built for one platform.
+type built struct {
+	spec          manifest.Spec
+	bin           cache.Output // the final executable
+	steps         []report.Step
+	image         v1.Image
+	content, pull int64 // the image's sizes, as oci.Sizes measures them
 }
 
-// lookup returns the outputs of key, or nil on a miss.
-func (a *actions) lookup(key cache.Key) (map[string]stored, error) {
-	outs, err := a.cache.Lookup(key)
-	if errors.Is(err, cache.ErrMiss) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]stored, len(outs))
-	for name, o := range outs {
-		m[name] = stored{path: o.Path, size: o.Size, sha256: o.SHA256}
-	}
-	return m, nil
-}
-
-// put stores outputs under key and returns where the cache keeps them.
-func (a *actions) put(key cache.Key, outputs map[string][]byte) (map[string]stored, error) {
-	if err := a.cache.Put(key, outputs); err != nil {
-		return nil, err
-	}
-	outs, err := a.lookup(key)
-	if err == nil && outs == nil {
-		err = cache.ErrMiss
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading back the outputs just stored in %s: %w", a.cache.Dir(), err)
-	}
-	return outs, nil
+// shrunk is the shrink action's result.
+type shrunk struct {
+	bin   cache.Output
+	steps []report.Step
 }
 
 // imageMeta is the image action's small output: its layers and sizes.
@@ -119,18 +66,19 @@ type imageMeta struct {
 	Layers  []oci.LayerInfo `json:"layers"`
 	Content int64           `json:"content"`
 	Pull    int64           `json:"pull"`
+
+	paths []string // where the cache keeps each layer
 }
 
-// buildOne compiles, shrinks and assembles the image of spec i, from the cache where it
-// can.
+// buildOne runs the compile, shrink and image actions of spec i.
 func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *built, err error) {
 	task := a.prog.Start(s.App, s.Platform.String(), "compile")
-	ran := false
+	var ran [3]bool // by each action
 	defer func() {
 		switch {
 		case err != nil:
 			task.Done(err)
-		case ran:
+		case slices.Contains(ran[:], true):
 			task.Done(nil)
 		default:
 			task.Cached()
@@ -141,355 +89,319 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		return nil, err
 	}
 	dir := filepath.Join(a.work, s.App, t.GOARCH)
-
-	// compile
-	bin, compiled, err := a.compile(ctx, i, s, dir, &ran)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	compiled, ranCompile, err := do(ctx, a.cache, a.compile(i, s, dir))
+	ran[0] = ranCompile
 	if err != nil {
 		return nil, err
 	}
-
-	// shrink
 	task.Step("shrink")
-	sk, err := a.shrinkKey(s, compiled.sha256)
+	sh, ranShrink, err := do(ctx, a.cache, a.shrink(s, compiled, dir))
+	ran[1] = ranShrink
 	if err != nil {
 		return nil, err
 	}
-	outs, err := a.lookup(sk)
-	if err != nil {
-		return nil, err
-	}
-	var final stored
-	var steps []report.Step
-	if outs != nil {
-		final = outs[outBin]
-		data, err := outs[outSteps].read()
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(data, &steps); err != nil {
-			return nil, fmt.Errorf("reading cached shrink steps: %w", err)
-		}
-	}
-	if outs == nil || final.path == "" {
-		ran = true
-		if bin == nil {
-			if bin, err = compiled.read(); err != nil {
-				return nil, err
-			}
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		steps = []report.Step{{Pass: "compile", Bytes: int64(len(bin))}}
-		if slices.Contains(s.Shrink, "strip") {
-			steps[0].Pass = "compile+strip"
-		}
-		out, passSteps, err := shrinkBinary(ctx, a.prog, s, bin, dir)
-		if err != nil {
-			return nil, err
-		}
-		steps = append(steps, passSteps...)
-		js, err := json.Marshal(steps)
-		if err != nil {
-			return nil, err
-		}
-		if outs, err = a.put(sk, map[string][]byte{outBin: out, outSteps: js}); err != nil {
-			return nil, err
-		}
-		bin, final = out, outs[outBin]
-	} else {
-		bin = nil // the compiled bytes are not the final ones
-	}
-
-	// image
 	task.Step("image")
-	ik, err := a.imageKey(s, final.sha256)
+	app := appImage(s, t, a.created)
+	meta, ranImage, err := do(ctx, a.cache, a.image(s, app, sh.bin))
+	ran[2] = ranImage
 	if err != nil {
 		return nil, err
 	}
-	if outs, err = a.lookup(ik); err != nil {
+	layers, err := storedLayers(meta)
+	if err != nil {
 		return nil, err
 	}
-	var meta imageMeta
-	if outs != nil {
-		data, err := outs[outImage].read()
-		if err == nil {
-			err = json.Unmarshal(data, &meta)
-		}
-		if err != nil || len(meta.Layers) == 0 {
-			outs = nil // rebuild it
-		}
-	}
-	if outs == nil {
-		ran = true
-		if bin == nil {
-			if bin, err = final.read(); err != nil {
-				return nil, err
-			}
-		}
-		if outs, meta, err = a.storeImage(ik, s, t, bin); err != nil {
-			return nil, err
-		}
-	}
-	layers := make([]v1.Layer, len(meta.Layers))
-	for j, info := range meta.Layers {
-		blob, ok := outs[outLayerN+strconv.Itoa(j)]
-		if !ok {
-			return nil, fmt.Errorf("cached image of %s %s lacks layer %d; remove %s and build again", s.App, s.Platform, j, a.cache.Dir())
-		}
-		layers[j] = oci.StoredLayer(info, func() (io.ReadCloser, error) { return os.Open(blob.path) })
-	}
-	img, err := imageOf(s, t, layers, a.created)
+	img, err := app.Image(layers)
 	if err != nil {
 		return nil, fmt.Errorf("assembling image: %w", err)
 	}
-	return &built{spec: s, bin: final, sizes: steps, image: img, content: meta.Content, pull: meta.Pull}, nil
+	return &built{spec: s, bin: sh.bin, steps: sh.steps, image: img, content: meta.Content, pull: meta.Pull}, nil
 }
 
-// compile returns the executable of spec i, from the cache or built now: its bytes when
-// it was built now, else nil, and where the cache keeps it.
-func (a *actions) compile(ctx context.Context, i int, s manifest.Spec, dir string, ran *bool) ([]byte, stored, error) {
-	key, depsKey, err := a.compileKey(ctx, i, s)
-	if err != nil {
-		return nil, stored{}, err
+// compile is the action that builds spec i's executable with its language's toolchain.
+// Its key is what the toolchain reported as inputs, plus the content of the files the
+// last build of the same inputs discovered it read (the headers a C source includes),
+// which are recorded under the inputs' key.
+func (a *actions) compile(i int, s manifest.Spec, dir string) action[cache.Output] {
+	var inputs cache.Key
+	var discovered []string
+	return action[cache.Output]{
+		key: func(ctx context.Context) (cache.Key, bool, error) {
+			var err error
+			if inputs, err = inputsKey(a.tool, a.inputs[i]); err != nil {
+				return cache.Key{}, false, err
+			}
+			outs, err := a.cache.Get(inputs)
+			if errors.Is(err, cache.ErrMiss) {
+				return cache.Key{}, false, nil // never built
+			}
+			if err != nil {
+				return cache.Key{}, false, err
+			}
+			var names []string
+			if d := string(outs[outDeps]); d != "" {
+				names = strings.Split(d, "\n")
+			}
+			key, err := compileKey(s, inputs, names)
+			if errors.Is(err, fs.ErrNotExist) {
+				return cache.Key{}, false, nil // a file is gone: build, and let the compiler say
+			}
+			return key, err == nil, err
+		},
+		run: func(ctx context.Context) (map[string][]byte, error) {
+			b, ok := a.o.builders[s.Lang]
+			if !ok {
+				return nil, fmt.Errorf("no toolchain for lang %q", s.Lang)
+			}
+			exe := filepath.Join(dir, s.App)
+			if err := b.Build(ctx, s, exe); err != nil {
+				return nil, err
+			}
+			bin, err := os.ReadFile(exe)
+			if err != nil {
+				return nil, fmt.Errorf("reading built binary: %w", err)
+			}
+			found, err := b.Discovered(ctx, s)
+			if err != nil {
+				return nil, err
+			}
+			discovered = make([]string, len(found))
+			for j, f := range found {
+				discovered[j] = s.RepoPath(f)
+			}
+			if err := a.cache.Put(inputs, map[string][]byte{outDeps: []byte(strings.Join(discovered, "\n"))}); err != nil {
+				return nil, err
+			}
+			return map[string][]byte{outBin: bin}, nil
+		},
+		storeKey: func(context.Context) (cache.Key, error) { return compileKey(s, inputs, discovered) },
+		decode: func(outs map[string]cache.Output) (cache.Output, error) {
+			return output(outs, outBin)
+		},
 	}
-	outs, err := a.lookup(key)
-	if err != nil {
-		return nil, stored{}, err
-	}
-	if o, ok := outs[outBin]; ok {
-		return nil, o, nil
-	}
-	*ran = true
-	b, ok := a.o.builders[s.Lang]
-	if !ok {
-		return nil, stored{}, fmt.Errorf("no toolchain for lang %q", s.Lang)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, stored{}, err
-	}
-	exe := filepath.Join(dir, s.App)
-	if err := b.Build(ctx, s, exe); err != nil {
-		return nil, stored{}, err
-	}
-	bin, err := os.ReadFile(exe)
-	if err != nil {
-		return nil, stored{}, fmt.Errorf("reading built binary: %w", err)
-	}
-	if depsKey != nil {
-		// Record what the sources include, then key the output by it.
-		deps, err := toolchain.Deps(ctx, a.o.zig, s)
-		if err != nil {
-			return nil, stored{}, err
-		}
-		rel := make([]string, len(deps))
-		for j, d := range deps {
-			rel[j] = repoRelative(s.Root, d)
-		}
-		if err := a.cache.Put(*depsKey, map[string][]byte{outDeps: []byte(strings.Join(rel, "\n"))}); err != nil {
-			return nil, stored{}, err
-		}
-		if key, err = withDeps(*depsKey, s.Root, rel); err != nil {
-			return nil, stored{}, err
-		}
-	}
-	outs, err = a.put(key, map[string][]byte{outBin: bin})
-	if err != nil {
-		return nil, stored{}, err
-	}
-	return bin, outs[outBin], nil
 }
 
-// compileKey returns the key of spec i's compile. For C and assembly it also returns the
-// key under which the list of headers the sources included is kept; the compile key is
-// that key plus the content of those headers, as of the last build.
-func (a *actions) compileKey(ctx context.Context, i int, s manifest.Spec) (cache.Key, *cache.Key, error) {
-	if s.Lang == manifest.LangGo {
-		k := cache.NewKey("compile")
-		k.String("tool", a.tool)
-		k.String("platform", s.Platform.String())
-		k.Strings("flags", s.Flags)
-		k.Strings("ldflags", s.Ldflags)
-		k.Map("env", s.Env)
-		k.Bool("strip", slices.Contains(s.Shrink, "strip"))
-		gk, ok := a.goKeys[i]
-		if !ok {
-			return cache.Key{}, nil, fmt.Errorf("no go inputs for %s %s", s.App, s.Platform)
-		}
-		k.Key("inputs", gk)
-		return k.Sum(), nil, nil
+// shrink is the action that runs spec's shrink passes over the compiled executable,
+// each checked by the verification policy.
+func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) action[shrunk] {
+	target := verify.Target{
+		App:      s.App,
+		Platform: s.Platform.String(),
+		Test:     s.Test,
+		Env:      smokeEnv(s),
+		Passes:   s.Shrink,
+		Failure:  s.ShrinkFailure,
 	}
-	k, err := sourceKey(s, a.m)
-	if err != nil {
-		return cache.Key{}, nil, err
+	return action[shrunk]{
+		key: func(context.Context) (cache.Key, bool, error) {
+			k := cache.NewKey("shrink")
+			k.String("tool", a.tool)
+			k.String("platform", s.Platform.String())
+			k.Bytes("binary", compiled.SHA256[:])
+			k.Strings("passes", s.Shrink)
+			k.String("failure", s.ShrinkFailure)
+			if err := jsonValue(k, "test", s.Test); err != nil {
+				return cache.Key{}, false, err
+			}
+			k.Strings("test-env", target.Env)
+			return k.Sum(), true, nil
+		},
+		run: func(ctx context.Context) (map[string][]byte, error) {
+			bin, err := compiled.Read()
+			if err != nil {
+				return nil, err
+			}
+			out, steps, err := verify.Shrink(ctx, a.prog, target, bin, dir)
+			if err != nil {
+				return nil, err
+			}
+			js, err := json.Marshal(reportSteps(s, len(bin), steps))
+			if err != nil {
+				return nil, err
+			}
+			return map[string][]byte{outBin: out, outSteps: js}, nil
+		},
+		decode: func(outs map[string]cache.Output) (shrunk, error) {
+			var r shrunk
+			data, err := read(outs, outSteps)
+			if err != nil {
+				return r, err
+			}
+			if err := json.Unmarshal(data, &r.steps); err != nil {
+				return r, fmt.Errorf("reading cached shrink steps: %w", err)
+			}
+			r.bin, err = output(outs, outBin)
+			return r, err
+		},
 	}
-	k.String("tool", a.tool)
-	if toolchain.UsesNASM(s) {
-		v, err := toolchain.NASMVersion(ctx, s)
-		if err != nil {
-			return cache.Key{}, nil, err
-		}
-		k.String("nasm", v)
-	}
-	depsKey := k.Sum()
-	outs, err := a.cache.Get(depsKey)
-	if errors.Is(err, cache.ErrMiss) {
-		return cache.Key{}, &depsKey, nil // never built: the compile key is a miss too
-	}
-	if err != nil {
-		return cache.Key{}, nil, err
-	}
-	var deps []string
-	if d := string(outs[outDeps]); d != "" {
-		deps = strings.Split(d, "\n")
-	}
-	key, err := withDeps(depsKey, s.Root, deps)
-	if errors.Is(err, fs.ErrNotExist) {
-		return cache.Key{}, &depsKey, nil // a header is gone: build, and let the compiler say
-	}
-	return key, &depsKey, err
 }
 
-// withDeps returns the compile key: depsKey plus the content of each dependency.
-func withDeps(depsKey cache.Key, root string, deps []string) (cache.Key, error) {
-	k := cache.NewKey("compile")
-	k.Key("sources", depsKey)
-	for _, d := range deps {
-		path := d
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(root, filepath.FromSlash(d))
-		}
-		if err := k.File(d, path); err != nil {
-			return cache.Key{}, err
-		}
+// reportSteps are the sizes of a binary of n bytes after the compile and each pass.
+func reportSteps(s manifest.Spec, n int, steps []verify.Step) []report.Step {
+	first := report.Step{Pass: "compile", Bytes: int64(n)}
+	if slices.Contains(s.Shrink, "strip") {
+		first.Pass = "compile+strip"
 	}
-	return k.Sum(), nil
+	out := []report.Step{first}
+	for _, st := range steps {
+		step := report.Step{Pass: st.Pass, Bytes: st.After, Skipped: st.Skipped}
+		if st.Timed {
+			step.StartupAddedMs = float64(st.StartupAdded.Microseconds()) / 1000
+		}
+		out = append(out, step)
+	}
+	return out
 }
 
-// repoRelative returns p relative to root, slash-separated, when it is inside root.
-func repoRelative(root, p string) string {
-	if r, err := filepath.Rel(root, p); err == nil && filepath.IsLocal(r) {
-		return filepath.ToSlash(r)
+// image is the action that builds the layers of app's image around the final
+// executable, and measures the image.
+func (a *actions) image(s manifest.Spec, app oci.App, bin cache.Output) action[imageMeta] {
+	return action[imageMeta]{
+		key: func(context.Context) (cache.Key, bool, error) {
+			k := cache.NewKey("image")
+			k.String("tool", a.tool)
+			k.String("app", s.App)
+			k.String("platform", s.Platform.String())
+			k.Bytes("binary", bin.SHA256[:])
+			k.Int("created", a.created.Unix())
+			img := s.Image
+			img.Data, img.Files = "", nil
+			if err := jsonValue(k, "config", img); err != nil {
+				return cache.Key{}, false, err
+			}
+			if s.Image.Data != "" {
+				if err := hashTree(k, s.Image.Data); err != nil {
+					return cache.Key{}, false, fmt.Errorf("hashing image data: %w", err)
+				}
+			}
+			for _, f := range s.Image.Files {
+				k.String("file-to", f.To)
+				fi, err := os.Stat(f.From)
+				if err != nil {
+					return cache.Key{}, false, fmt.Errorf("hashing image files: %w", err)
+				}
+				k.Int("file-mode", int64(fi.Mode()))
+				if err := k.File("file", f.From); err != nil {
+					return cache.Key{}, false, err
+				}
+			}
+			return k.Sum(), true, nil
+		},
+		run: func(context.Context) (map[string][]byte, error) {
+			data, err := bin.Read()
+			if err != nil {
+				return nil, err
+			}
+			return imageOutputs(app, data)
+		},
+		decode: func(outs map[string]cache.Output) (imageMeta, error) {
+			var meta imageMeta
+			data, err := read(outs, outImage)
+			if err == nil {
+				err = json.Unmarshal(data, &meta)
+			}
+			if err == nil && len(meta.Layers) == 0 {
+				err = errors.New("cached image has no layers")
+			}
+			if err != nil {
+				return meta, err
+			}
+			for j := range meta.Layers {
+				o, err := output(outs, outLayerN+strconv.Itoa(j))
+				if err != nil {
+					return meta, err
+				}
+				meta.paths = append(meta.paths, o.Path)
+			}
+			return meta, nil
+		},
 	}
-	return p
 }
 
-// shrinkKey is the key of the shrink action on the compiled binary with digest bin.
-func (a *actions) shrinkKey(s manifest.Spec, bin [sha256.Size]byte) (cache.Key, error) {
-	k := cache.NewKey("shrink")
-	k.String("tool", a.tool)
-	k.String("platform", s.Platform.String())
-	k.Bytes("binary", bin[:])
-	k.Strings("passes", s.Shrink)
-	k.String("failure", s.ShrinkFailure)
-	test, err := json.Marshal(s.Test)
+// imageOutputs builds the layers of app's image around bin and measures the image: the
+// compressed layers and imageMeta, as the image action stores them.
+func imageOutputs(app oci.App, bin []byte) (map[string][]byte, error) {
+	layers, err := app.Layers(bin)
 	if err != nil {
-		return cache.Key{}, err
+		return nil, err
 	}
-	k.Bytes("test", test)
-	k.Strings("test-env", smokeEnv(s))
-	return k.Sum(), nil
-}
-
-// imageKey is the key of the image action on the final binary with digest bin.
-func (a *actions) imageKey(s manifest.Spec, bin [sha256.Size]byte) (cache.Key, error) {
-	k := cache.NewKey("image")
-	k.String("tool", a.tool)
-	k.String("app", s.App)
-	k.String("platform", s.Platform.String())
-	k.Bytes("binary", bin[:])
-	k.Int("created", a.created.Unix())
-	img := s.Image
-	img.Data, img.Files = "", nil
-	cfg, err := json.Marshal(img)
+	img, err := app.Image(layers)
 	if err != nil {
-		return cache.Key{}, err
-	}
-	k.Bytes("config", cfg)
-	if s.Image.Data != "" {
-		if err := hashTree(k, s.Image.Data); err != nil {
-			return cache.Key{}, fmt.Errorf("hashing image data: %w", err)
-		}
-	}
-	for _, f := range s.Image.Files {
-		k.String("file-to", f.To)
-		fi, err := os.Stat(f.From)
-		if err != nil {
-			return cache.Key{}, fmt.Errorf("hashing image files: %w", err)
-		}
-		k.Int("file-mode", int64(fi.Mode()))
-		if err := k.File("file", f.From); err != nil {
-			return cache.Key{}, err
-		}
-	}
-	return k.Sum(), nil
-}
-
-// hashTree adds every file under dir to k: relative path, mode and content.
-func hashTree(k *cache.KeyBuilder, dir string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		fi, err := os.Stat(p) // symlinks are followed, as the data layer does
-		if err != nil {
-			return err
-		}
-		k.String("path", filepath.ToSlash(rel))
-		k.Int("mode", int64(fi.Mode()))
-		if fi.Mode().IsRegular() {
-			return k.File(rel, p)
-		}
-		return nil
-	})
-}
-
-// storeImage builds the layers of the image of s around bin, measures the image, and
-// stores both under key.
-func (a *actions) storeImage(key cache.Key, s manifest.Spec, t toolchain.Target, bin []byte) (map[string]stored, imageMeta, error) {
-	layers, err := imageLayers(s, bin, a.created)
-	if err != nil {
-		return nil, imageMeta{}, err
-	}
-	img, err := imageOf(s, t, layers, a.created)
-	if err != nil {
-		return nil, imageMeta{}, fmt.Errorf("assembling image: %w", err)
+		return nil, fmt.Errorf("assembling image: %w", err)
 	}
 	var meta imageMeta
 	if meta.Content, meta.Pull, err = oci.Sizes(img); err != nil {
-		return nil, imageMeta{}, err
+		return nil, err
 	}
 	outputs := map[string][]byte{}
 	for j, l := range layers {
 		info, err := oci.Describe(l)
 		if err != nil {
-			return nil, imageMeta{}, err
+			return nil, err
 		}
 		meta.Layers = append(meta.Layers, info)
 		rc, err := l.Compressed()
 		if err != nil {
-			return nil, imageMeta{}, err
+			return nil, err
 		}
 		var buf bytes.Buffer
 		_, err = io.Copy(&buf, rc)
 		rc.Close()
 		if err != nil {
-			return nil, imageMeta{}, err
+			return nil, err
 		}
 		outputs[outLayerN+strconv.Itoa(j)] = buf.Bytes()
 	}
 	js, err := json.Marshal(meta)
 	if err != nil {
-		return nil, imageMeta{}, err
+		return nil, err
 	}
 	outputs[outImage] = js
-	outs, err := a.put(key, outputs)
-	if err != nil {
-		return nil, imageMeta{}, err
+	return outputs, nil
+}
+
+// storedLayers returns the layers the image action stored.
+func storedLayers(meta imageMeta) ([]v1.Layer, error) {
+	layers := make([]v1.Layer, len(meta.Layers))
+	for j, info := range meta.Layers {
+		path := meta.paths[j]
+		layers[j] = oci.StoredLayer(info, func() (io.ReadCloser, error) { return os.Open(path) })
 	}
-	return outs, meta, nil
+	return layers, nil
+}
+
+// appImage is the plain description of s's image for target t.
+func appImage(s manifest.Spec, t toolchain.Target, created time.Time) oci.App {
+	files := make([]oci.HostFile, len(s.Image.Files))
+	for i, f := range s.Image.Files {
+		files[i] = oci.HostFile{From: f.From, To: f.To}
+	}
+	return oci.App{
+		Name:        s.App,
+		Platform:    v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch},
+		Data:        s.Image.Data,
+		Files:       files,
+		Entrypoint:  s.Image.Entrypoint,
+		Cmd:         s.Image.Cmd,
+		Env:         s.Image.Env,
+		WorkingDir:  s.Image.Workdir,
+		User:        s.Image.User,
+		Ports:       s.Image.Ports,
+		Labels:      s.Image.Labels,
+		Annotations: s.Image.Annotations,
+		Created:     created,
+	}
+}
+
+// smokeEnv is the environment s's binary runs with on the host, as its image would give
+// it, then the smoke test's own.
+func smokeEnv(s manifest.Spec) []string {
+	var extra map[string]string
+	if s.Test != nil {
+		extra = s.Test.Env
+	}
+	return appImage(s, toolchain.Target{}, time.Time{}).HostEnv(extra)
 }

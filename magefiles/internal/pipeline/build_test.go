@@ -20,6 +20,7 @@ import (
 // blocks until its context ends for the apps in block. With gate set, failing builds wait
 // until gateN builds have started, so that they fail together.
 type fakeBuilder struct {
+	goKeyed
 	fail, block map[string]bool
 	started     chan string
 	calls       atomic.Int32

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -19,9 +20,20 @@ import (
 // countingBuilder records which app and platform it compiled, and writes a small file
 // standing for the executable, which depends on the app's sources.
 type countingBuilder struct {
+	goKeyed
 	mu    sync.Mutex
 	built []string
 }
+
+// goKeyed gives a fake builder the Go toolchain's inputs, so that the fake's builds are
+// keyed as real ones are.
+type goKeyed struct{}
+
+func (goKeyed) Inputs(ctx context.Context, specs []manifest.Spec) ([]toolchain.Inputs, error) {
+	return toolchain.Go().Inputs(ctx, specs)
+}
+
+func (goKeyed) Discovered(context.Context, manifest.Spec) ([]string, error) { return nil, nil }
 
 func (c *countingBuilder) Build(ctx context.Context, s manifest.Spec, out string) error {
 	c.mu.Lock()
@@ -234,6 +246,14 @@ type recordingBuilder struct {
 	inner toolchain.Builder
 }
 
+func (r *recordingBuilder) Inputs(ctx context.Context, specs []manifest.Spec) ([]toolchain.Inputs, error) {
+	return r.inner.Inputs(ctx, specs)
+}
+
+func (r *recordingBuilder) Discovered(ctx context.Context, s manifest.Spec) ([]string, error) {
+	return r.inner.Discovered(ctx, s)
+}
+
 func (r *recordingBuilder) Build(ctx context.Context, s manifest.Spec, out string) error {
 	r.mu.Lock()
 	r.built = append(r.built, s.App+" "+s.Platform.Arch)
@@ -251,7 +271,7 @@ func treeDigest(t *testing.T, dir string) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.IsDir() || name == stateFile {
+		if fi.IsDir() || name == outdir.StateFile {
 			continue
 		}
 		data, err := os.ReadFile(path)

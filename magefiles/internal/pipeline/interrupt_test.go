@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -41,20 +42,19 @@ func init() {
 		os.Exit(2)
 	}
 	b := &countingBuilder{}
-	var builder interface {
-		Build(context.Context, manifest.Spec, string) error
-	} = b
+	var builder toolchain.Builder = b
+	opts := []Option{WithCache(os.Getenv(childCache)), WithLog(io.Discard)}
 	switch stage {
 	case "compile":
 		builder = stallingBuilder{inner: b, app: "two", stop: stop}
 	case "layout":
-		testHookPublished = func(app string) {
+		opts = append(opts, withPublished(func(app string) {
 			if app == "two" {
 				stop()
 			}
-		}
+		}))
 	}
-	_, err = Build(context.Background(), m, WithCache(os.Getenv(childCache)), WithLog(io.Discard), withBuilder("go", builder))
+	_, err = Build(context.Background(), m, append(opts, withBuilder("go", builder))...)
 	if err != nil {
 		os.Exit(1)
 	}
@@ -64,6 +64,7 @@ func init() {
 // stallingBuilder builds like inner, except that for app it writes half an executable
 // and then stops.
 type stallingBuilder struct {
+	goKeyed
 	inner *countingBuilder
 	app   string
 	stop  func()

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -24,13 +24,14 @@ type options struct {
 	apps     []string
 	builders map[string]toolchain.Builder
 	cacheDir string
-	zig      func(ctx context.Context) (*toolchain.ZigTool, error)
+	// published is called after each app is written to the layout.
+	published func(app string)
 }
 
 // makeOptions sets every default, then applies opts.
 func makeOptions(m *manifest.Manifest, opts []Option) (*options, error) {
 	o := &options{
-		out:  filepath.Join(m.Root, "images"),
+		out:  filepath.Join(m.Root, outdir.Name),
 		jobs: runtime.NumCPU(),
 		log:  os.Stderr,
 
@@ -48,7 +49,6 @@ func makeOptions(m *manifest.Manifest, opts []Option) (*options, error) {
 			return nil, err
 		}
 	}
-	// zig is resolved once per build, and only if a C or assembly app needs it.
 	if o.cacheDir == "" {
 		dir, err := toolchain.CacheDir()
 		if err != nil {
@@ -57,7 +57,7 @@ func makeOptions(m *manifest.Manifest, opts []Option) (*options, error) {
 		o.cacheDir = filepath.Join(dir, "actions")
 	}
 	zig := toolchain.LazyZig(m.Toolchains.Zig, toolchain.WithZigLog(o.log))
-	o.zig = zig
+	// zig is resolved once per build, and only if a C or assembly app needs it.
 	defaults := map[string]toolchain.Builder{
 		manifest.LangGo:  toolchain.Go(),
 		manifest.LangC:   toolchain.C(zig),
@@ -112,4 +112,10 @@ func WithCache(dir string) Option {
 // withBuilder replaces the builder for a language; tests use it to run without toolchains.
 func withBuilder(lang string, b toolchain.Builder) Option {
 	return func(o *options) error { o.builders[lang] = b; return nil }
+}
+
+// withPublished calls f after each app is written to the layout; tests use it to stop a
+// build there.
+func withPublished(f func(app string)) Option {
+	return func(o *options) error { o.published = f; return nil }
 }

@@ -2,15 +2,13 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
 	"github.com/minimalbuild/minimal/magefiles/internal/publish"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -59,36 +57,29 @@ func PushBuilt(ctx context.Context, m *manifest.Manifest, pub publish.Interface,
 		return nil, err
 	}
 	var apps []*manifest.App
-	for _, a := range m.Apps {
+	var names []string
+	for i, a := range m.Apps {
 		for _, s := range specs {
 			if s.App == a.Name {
-				apps = append(apps, &a)
+				apps = append(apps, &m.Apps[i])
+				names = append(names, a.Name)
 				break
 			}
 		}
 	}
-	indexes, err := readIndexes(filepath.Join(o.out, "oci"), apps)
+	indexes, err := outdir.Indexes(o.out, names)
 	if err != nil {
 		return nil, err
 	}
 	pushed := make([]Pushed, len(apps))
 	var mu sync.Mutex
 	err = parallel(ctx, len(apps), len(apps), func(ctx context.Context, i int) error {
-		a := apps[i]
-		rs, err := pub.Publish(ctx, a.Name, indexes[i], a.Tags)
+		p, err := pushOne(ctx, pub, apps[i], indexes[i])
 		if err != nil {
 			return err // the publisher names the app and the repository
 		}
-		p := Pushed{App: a.Name}
-		for _, r := range rs {
-			p.Refs = append(p.Refs, r.Ref)
-			p.Digest = r.Digest.String()
-		}
-		if len(p.Refs) > 0 {
-			p.Ref = p.Refs[0]
-		}
 		mu.Lock()
-		fmt.Fprintf(o.log, "pushed %-20s %s\n", a.Name, p.Ref)
+		fmt.Fprintf(o.log, "pushed %-20s %s\n", p.App, p.Ref)
 		mu.Unlock()
 		pushed[i] = p
 		return nil
@@ -96,42 +87,25 @@ func PushBuilt(ctx context.Context, m *manifest.Manifest, pub publish.Interface,
 	if err != nil {
 		return nil, err
 	}
-	js, err := json.MarshalIndent(pushed, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFile(filepath.Join(o.out, "push.json"), append(js, '\n'), 0o644); err != nil {
+	if err := outdir.WritePushed(o.out, pushed); err != nil {
 		return nil, err
 	}
 	return pushed, nil
 }
 
-// readIndexes finds each app's index in the OCI layout at dir, by its ref name.
-func readIndexes(dir string, apps []*manifest.App) ([]v1.ImageIndex, error) {
-	p, err := layout.FromPath(dir)
+// pushOne pushes one app's index with each of its tags.
+func pushOne(ctx context.Context, pub publish.Interface, a *manifest.App, idx v1.ImageIndex) (Pushed, error) {
+	rs, err := pub.Publish(ctx, a.Name, idx, a.Tags)
 	if err != nil {
-		return nil, fmt.Errorf("reading the built images: %w", err)
+		return Pushed{}, err
 	}
-	top, err := p.ImageIndex()
-	if err != nil {
-		return nil, fmt.Errorf("reading the built images: %w", err)
+	p := Pushed{App: a.Name}
+	for _, r := range rs {
+		p.Refs = append(p.Refs, r.Ref)
+		p.Digest = r.Digest.String()
 	}
-	im, err := top.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading the built images: %w", err)
+	if len(p.Refs) > 0 {
+		p.Ref = p.Refs[0]
 	}
-	out := make([]v1.ImageIndex, len(apps))
-	for i, a := range apps {
-		for _, d := range im.Manifests {
-			if d.Annotations[publish.RefName] == a.Name {
-				if out[i], err = top.ImageIndex(d.Digest); err != nil {
-					return nil, fmt.Errorf("reading the index of %s: %w", a.Name, err)
-				}
-			}
-		}
-		if out[i] == nil {
-			return nil, fmt.Errorf("%s: not in %s; build it first", a.Name, dir)
-		}
-	}
-	return out, nil
+	return p, nil
 }

@@ -21,6 +21,16 @@ func Tarball(dir string) Interface {
 	return &tarballPublisher{dir: dir}
 }
 
+// TarballName is the name of the tarball Tarball writes for app's image for p:
+// <app>-<arch>.tar, or <app>-<arch>-<variant>.tar when p has a variant.
+func TarballName(app string, p v1.Platform) string {
+	name := app + "-" + p.Architecture
+	if p.Variant != "" {
+		name += "-" + p.Variant
+	}
+	return name + ".tar"
+}
+
 type tarballPublisher struct {
 	dir string
 }
@@ -65,11 +75,7 @@ func (p *tarballPublisher) publish(ctx context.Context, app string, idx v1.Image
 		if d.Platform == nil || d.Platform.Architecture == "" {
 			return nil, fmt.Errorf("index entry %s has no platform", d.Digest)
 		}
-		file := app + "-" + d.Platform.Architecture
-		if d.Platform.Variant != "" {
-			file += "-" + d.Platform.Variant
-		}
-		file += ".tar"
+		file := TarballName(app, *d.Platform)
 		if seen[file] {
 			return nil, fmt.Errorf("two images in the index would both be written to %s", file)
 		}

@@ -40,6 +40,14 @@ type Pass struct {
 	Kind Kind
 	// Summary is one line saying what the pass removes.
 	Summary string
+	// Stub is set for a pass that puts code of its own in front of the program, which
+	// must then also behave like its input in a large environment and with a long
+	// argument list.
+	Stub bool
+	// SkipByDefault is set for a pass whose failure, or a failed check of its output,
+	// keeps the binary from before it instead of failing the build, unless the app says
+	// otherwise.
+	SkipByDefault bool
 	// apply transforms a linked binary; nil for compile-time passes.
 	apply func(bin []byte) ([]byte, error)
 }
@@ -66,6 +74,9 @@ var registry = []Pass{
 		Kind:    PostLink,
 		Summary: "compresses the program behind a stub that decodes it in place at start-up",
 		apply:   packPass,
+
+		Stub:          true,
+		SkipByDefault: true,
 	},
 }
 

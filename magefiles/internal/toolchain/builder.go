@@ -6,9 +6,40 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
-// Builder compiles one app for one platform into a static executable.
+// Builder compiles one app for one platform into a static executable, and reports what
+// determines the executable it makes, so that a build can be looked up before it runs.
 type Builder interface {
+	// Inputs reports, for each of specs, everything that determines the executable
+	// Build makes of it, but for the files Build finds it reads (Discovered). It runs no
+	// compiler: at most tools that report versions or list packages. The result is in
+	// the order of specs.
+	Inputs(ctx context.Context, specs []manifest.Spec) ([]Inputs, error)
 	// Build compiles spec and writes the executable to out. out's directory exists;
 	// on error, out may be absent but is never a partial executable.
 	Build(ctx context.Context, spec manifest.Spec, out string) error
+	// Discovered returns the files a successful Build of spec read beyond its Inputs,
+	// such as the headers a C source includes, as host paths. What they hold keys the
+	// next build of spec, as ccache's direct mode does.
+	Discovered(ctx context.Context, spec manifest.Spec) ([]string, error)
 }
+
+// Input is one thing that determines a build's output: a named value, or a file whose
+// content counts.
+type Input struct {
+	// Name says what the input is: a setting's name, or a file's name as the key
+	// records it (repository-relative, so that another checkout gets the same key).
+	Name string
+	// Value is the input's value, when Path is empty.
+	Value string
+	// Path is the host path of a file whose content is the input.
+	Path string
+}
+
+// Inputs is what determines one build's output, in a fixed order.
+type Inputs []Input
+
+// value appends a named value.
+func (in *Inputs) value(name, value string) { *in = append(*in, Input{Name: name, Value: value}) }
+
+// file appends a file by its content.
+func (in *Inputs) file(name, path string) { *in = append(*in, Input{Name: name, Path: path}) }

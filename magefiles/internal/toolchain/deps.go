@@ -24,15 +24,9 @@ func SourceFiles(spec manifest.Spec) ([]string, error) {
 	return nil, fmt.Errorf("lang %q has no source file list", spec.Lang)
 }
 
-// UsesNASM reports whether a build of spec runs nasm.
-func UsesNASM(spec manifest.Spec) bool {
-	srcs, err := SourceFiles(spec)
-	return err == nil && slices.ContainsFunc(srcs, isNASM)
-}
-
-// NASMVersion returns what `nasm -v` prints, the identity of the nasm a build of spec
+// nasmVersion returns what `nasm -v` prints, the identity of the nasm a build of spec
 // runs.
-func NASMVersion(ctx context.Context, spec manifest.Spec) (string, error) {
+func nasmVersion(ctx context.Context, spec manifest.Spec) (string, error) {
 	env := asmEnv(spec)
 	nasm, err := nasmPath(env)
 	if err != nil {
@@ -45,11 +39,11 @@ func NASMVersion(ctx context.Context, spec manifest.Spec) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// Deps returns the files, other than the sources themselves and the toolchain's own
+// deps returns the files, other than the sources themselves and the toolchain's own
 // headers, that a C or assembly build of spec reads: the headers and includes the
 // compiler reports in make-style dependency lists (zig cc -MM, nasm -M), sorted and
 // without duplicates. Call it after a successful build; it runs the preprocessor only.
-func Deps(ctx context.Context, zig func(ctx context.Context) (*ZigTool, error), spec manifest.Spec) ([]string, error) {
+func deps(ctx context.Context, zig func(ctx context.Context) (*ZigTool, error), spec manifest.Spec) ([]string, error) {
 	srcs, err := SourceFiles(spec)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/files"
 )
 
 // zigMarker is the file, inside a cache entry, that makes the entry valid. It is written
@@ -48,7 +50,7 @@ func installZig(ctx context.Context, o *zigOptions, cache, version, integrity st
 		return "", fmt.Errorf("creating the zig cache: %w", err)
 	}
 	lock := filepath.Join(root, "."+version+".lock")
-	unlock, err := lockFile(ctx, lock, func() {
+	unlock, err := files.Lock(ctx, lock, func() {
 		fmt.Fprintf(o.log, "zig: waiting for another process to install zig %s (lock %s)\n", version, lock)
 	})
 	if err != nil {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package toolchain
+package files
 
 import (
 	"context"
@@ -11,15 +11,15 @@ import (
 	"time"
 )
 
-// lockPoll bounds how long lockFile sleeps between attempts to take a held lock.
+// lockPoll bounds how long Lock sleeps between attempts to take a held lock.
 const lockPoll = 100 * time.Millisecond
 
-// lockFile takes an exclusive flock on path, creating the file if needed, and returns
+// Lock takes an exclusive flock on path, creating the file if needed, and returns
 // the function that releases it. The lock excludes other processes and other callers in
 // this process alike, since each call opens its own file description. When another
-// holder has the lock, lockFile calls waiting once and retries until the lock is free or
+// holder has the lock, Lock calls waiting once and retries until the lock is free or
 // ctx is done.
-func lockFile(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
+func Lock(ctx context.Context, path string, waiting func()) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file: %w", err)

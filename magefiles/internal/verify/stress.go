@@ -1,4 +1,4 @@
-package pipeline
+package verify
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
-	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // The stress conditions a packed binary must survive: a start-up stub that copies or
@@ -44,8 +43,8 @@ func stressArgv() []string {
 // conditions, once with a large environment and once with a long argument list, and
 // fails unless out does exactly what in does: the same output, exit status and signal.
 // An app without a smoke test is run for startWindow and must not crash.
-func stressCheck(ctx context.Context, s manifest.Spec, in, out, dir string) error {
-	base := smokeEnv(s)
+func stressCheck(ctx context.Context, t Target, in, out, dir string) error {
+	base := t.Env
 	conds := []struct {
 		what string
 		env  []string
@@ -55,13 +54,13 @@ func stressCheck(ctx context.Context, s manifest.Spec, in, out, dir string) erro
 		{fmt.Sprintf("with %d more arguments (%d kB)", stressArgs, stressArgs*stressArgSize>>10), base, stressArgv()},
 	}
 	for _, c := range conds {
-		if s.Test == nil {
+		if t.Test == nil {
 			if err := smoke.Starts(ctx, smoke.Cmd{Args: append([]string{out}, c.args...), Env: c.env, Dir: dir}, startWindow); err != nil {
 				return fmt.Errorf("%s: %w", c.what, err)
 			}
 			continue
 		}
-		test := *s.Test
+		test := *t.Test
 		test.Args = append(append([]string(nil), c.args...), test.Args...)
 		want, err := smoke.Run(ctx, &test, smoke.Cmd{Args: []string{in}, Env: c.env, Dir: dir})
 		if err != nil {
@@ -107,15 +106,15 @@ const startupRuns = 7
 // startupAdded measures how much longer out takes than in to run the app's smoke test:
 // the difference of the medians of startupRuns runs each, interleaved. It measures
 // nothing (ok false) for an app without a test or whose test waits to send a signal.
-func startupAdded(ctx context.Context, s manifest.Spec, in, out, dir string) (d time.Duration, ok bool, err error) {
-	if s.Test == nil || s.Test.Signal != "" {
+func startupAdded(ctx context.Context, t Target, in, out, dir string) (d time.Duration, ok bool, err error) {
+	if t.Test == nil || t.Test.Signal != "" {
 		return 0, false, nil
 	}
 	times := [2][]time.Duration{}
 	for range startupRuns {
 		for i, bin := range []string{in, out} {
 			start := time.Now()
-			if _, err := smoke.Run(ctx, s.Test, smoke.Cmd{Args: []string{bin}, Env: smokeEnv(s), Dir: dir}); err != nil {
+			if _, err := smoke.Run(ctx, t.Test, smoke.Cmd{Args: []string{bin}, Env: t.Env, Dir: dir}); err != nil {
 				return 0, false, err
 			}
 			times[i] = append(times[i], time.Since(start))

@@ -1,4 +1,4 @@
-package toolchain
+package files
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 func TestLockFileExcludesASecondHolder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.lock")
-	unlock, err := lockFile(t.Context(), path, func() { t.Error("the first lock waited") })
+	unlock, err := Lock(t.Context(), path, func() { t.Error("the first lock waited") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +18,7 @@ func TestLockFileExcludesASecondHolder(t *testing.T) {
 	got := make(chan error, 1)
 	go func() {
 		// A second open file description, as another process would have.
-		unlock2, err := lockFile(t.Context(), path, func() { close(waiting) })
+		unlock2, err := Lock(t.Context(), path, func() { close(waiting) })
 		if err == nil {
 			unlock2()
 		}
@@ -27,20 +27,20 @@ func TestLockFileExcludesASecondHolder(t *testing.T) {
 	<-waiting // the second caller found the lock held
 	unlock()
 	if err := <-got; err != nil {
-		t.Errorf("second lockFile after unlock: %v", err)
+		t.Errorf("second Lock after unlock: %v", err)
 	}
 }
 
 func TestLockFileGivesUpWhenContextEnds(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.lock")
-	unlock, err := lockFile(t.Context(), path, nil)
+	unlock, err := Lock(t.Context(), path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
 
 	ctx, cancel := context.WithCancel(t.Context())
-	_, err = lockFile(ctx, path, cancel)
+	_, err = Lock(ctx, path, cancel)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("lockFile error = %v, want context.Canceled", err)
 	}
@@ -48,7 +48,7 @@ func TestLockFileGivesUpWhenContextEnds(t *testing.T) {
 
 func TestLockFileReportsAnUnusablePath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing", "x.lock")
-	if _, err := lockFile(t.Context(), path, nil); err == nil {
+	if _, err := Lock(t.Context(), path, nil); err == nil {
 		t.Error("lockFile succeeded in a missing directory")
 	}
 }

@@ -1,4 +1,4 @@
-package pipeline
+package verify
 
 import (
 	"os"
@@ -56,8 +56,7 @@ func TestStressCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := manifest.Spec{App: "p", Fields: manifest.Fields{Test: tt.test}}
-			err := stressCheck(t.Context(), s, tt.in, tt.out, t.TempDir())
+			err := stressCheck(t.Context(), Target{App: "p", Test: tt.test}, tt.in, tt.out, t.TempDir())
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("stressCheck: %v (%s)", err, tt.why)
