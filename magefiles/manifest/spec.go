@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // App returns the app called name.
@@ -247,4 +248,32 @@ func (s Spec) HostPath(name string) string {
 		return name
 	}
 	return filepath.Join(s.Root, filepath.FromSlash(name))
+}
+
+// Select returns the specs of the named apps, or of every app when none is named, as
+// Specs orders them. An unknown name is an error that lists the apps there are.
+func (m *Manifest) Select(names []string) ([]Spec, error) {
+	for _, n := range names {
+		if _, ok := m.App(n); !ok {
+			known := make([]string, len(m.Apps))
+			for i, a := range m.Apps {
+				known[i] = a.Name
+			}
+			return nil, fmt.Errorf("%s: no app named %q; apps are: %s", m.File, n, strings.Join(known, ", "))
+		}
+	}
+	all, err := m.Specs()
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return all, nil
+	}
+	var specs []Spec
+	for _, s := range all {
+		if slices.Contains(names, s.App) {
+			specs = append(specs, s)
+		}
+	}
+	return specs, nil
 }

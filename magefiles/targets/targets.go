@@ -52,7 +52,7 @@ func PushApp(ctx context.Context, names string) error {
 }
 
 // printPushed prints one line per app pushed: <repo>/<app>:<tag>@sha256:...
-func printPushed(pushed []pipeline.Pushed) {
+func printPushed(pushed []publish.Pushed) {
 	for _, p := range pushed {
 		fmt.Println(p.Ref)
 	}
@@ -162,7 +162,7 @@ func build(ctx context.Context, opts ...pipeline.Option) error {
 
 // push loads the manifest, finds the repository and pushes with opts, printing one line
 // per app on standard output.
-func push(ctx context.Context, opts ...pipeline.Option) ([]pipeline.Pushed, error) {
+func push(ctx context.Context, opts ...pipeline.Option) ([]publish.Pushed, error) {
 	m, err := load()
 	if err != nil {
 		return nil, err

@@ -188,3 +188,29 @@ func appendString(buf []byte, s string) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(s)))
 	return append(buf, s...)
 }
+
+// Input is one input of an action as the stage that owns it reports it: a named value,
+// or a file whose content counts.
+type Input struct {
+	// Name says what the input is: a setting's name, or a file's name as the key
+	// records it (repository-relative, so that another checkout gets the same key).
+	Name string
+	// Value is the input's value, when Path is empty.
+	Value string
+	// Path is the host path of a file whose content is the input.
+	Path string
+}
+
+// Inputs adds each input in order: a value as a String field, a file as a File field.
+func (b *KeyBuilder) Inputs(ins []Input) error {
+	for _, in := range ins {
+		if in.Path == "" {
+			b.String(in.Name, in.Value)
+			continue
+		}
+		if err := b.File(in.Name, in.Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}

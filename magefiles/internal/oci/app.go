@@ -7,6 +7,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // DefaultUser is the user an app's image runs as when its settings name none: a
@@ -43,6 +45,29 @@ type App struct {
 	Labels, Annotations map[string]string
 	// Created is stamped on the config and each layer.
 	Created time.Time
+}
+
+// AppOf is the image of the app s describes, for platform p.
+func AppOf(s manifest.Spec, p v1.Platform, created time.Time) App {
+	files := make([]HostFile, len(s.Image.Files))
+	for i, f := range s.Image.Files {
+		files[i] = HostFile{From: f.From, To: f.To}
+	}
+	return App{
+		Name:        s.App,
+		Platform:    p,
+		Data:        s.Image.Data,
+		Files:       files,
+		Entrypoint:  s.Image.Entrypoint,
+		Cmd:         s.Image.Cmd,
+		Env:         s.Image.Env,
+		WorkingDir:  s.Image.Workdir,
+		User:        s.Image.User,
+		Ports:       s.Image.Ports,
+		Labels:      s.Image.Labels,
+		Annotations: s.Image.Annotations,
+		Created:     created,
+	}
 }
 
 // Layers returns the layers of a's image around its binary bin: data, extra files,

@@ -1,18 +1,14 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -29,7 +25,6 @@ import (
 // Names of action outputs in the cache.
 const (
 	outBin    = "bin"
-	outDeps   = "deps"
 	outSteps  = "steps.json"
 	outImage  = "image.json"
 	outLayerN = "layer-"
@@ -61,13 +56,10 @@ type shrunk struct {
 	steps []report.Step
 }
 
-// imageMeta is the image action's small output: its layers and sizes.
-type imageMeta struct {
-	Layers  []oci.LayerInfo `json:"layers"`
-	Content int64           `json:"content"`
-	Pull    int64           `json:"pull"`
-
-	paths []string // where the cache keeps each layer
+// imaged is the image action's result: the image, and what it stored.
+type imaged struct {
+	image v1.Image
+	oci.Stored
 }
 
 // buildOne runs the compile, shrink and image actions of spec i.
@@ -104,52 +96,27 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		return nil, err
 	}
 	task.Step("image")
-	app := appImage(s, t, a.created)
-	meta, ranImage, err := do(ctx, a.cache, a.image(s, app, sh.bin))
+	img, ranImage, err := do(ctx, a.cache, a.image(oci.AppOf(s, v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch}, a.created), sh.bin))
 	ran[2] = ranImage
 	if err != nil {
 		return nil, err
 	}
-	layers, err := storedLayers(meta)
-	if err != nil {
-		return nil, err
-	}
-	img, err := app.Image(layers)
-	if err != nil {
-		return nil, fmt.Errorf("assembling image: %w", err)
-	}
-	return &built{spec: s, bin: sh.bin, steps: sh.steps, image: img, content: meta.Content, pull: meta.Pull}, nil
+	return &built{spec: s, bin: sh.bin, steps: sh.steps, image: img.image, content: img.Content, pull: img.Pull}, nil
 }
 
 // compile is the action that builds spec i's executable with its language's toolchain.
-// Its key is what the toolchain reported as inputs, plus the content of the files the
-// last build of the same inputs discovered it read (the headers a C source includes),
-// which are recorded under the inputs' key.
+// It is keyed by what the toolchain reported as inputs, plus the content of the files
+// the last build of the same inputs discovered it read (the headers a C source
+// includes).
 func (a *actions) compile(i int, s manifest.Spec, dir string) action[cache.Output] {
-	var inputs cache.Key
-	var discovered []string
+	var inputs, key cache.Key
 	return action[cache.Output]{
 		key: func(ctx context.Context) (cache.Key, bool, error) {
 			var err error
 			if inputs, err = inputsKey(a.tool, a.inputs[i]); err != nil {
 				return cache.Key{}, false, err
 			}
-			outs, err := a.cache.Get(inputs)
-			if errors.Is(err, cache.ErrMiss) {
-				return cache.Key{}, false, nil // never built
-			}
-			if err != nil {
-				return cache.Key{}, false, err
-			}
-			var names []string
-			if d := string(outs[outDeps]); d != "" {
-				names = strings.Split(d, "\n")
-			}
-			key, err := compileKey(s, inputs, names)
-			if errors.Is(err, fs.ErrNotExist) {
-				return cache.Key{}, false, nil // a file is gone: build, and let the compiler say
-			}
-			return key, err == nil, err
+			return a.cache.DiscoveredKey(inputs, s.HostPath)
 		},
 		run: func(ctx context.Context) (map[string][]byte, error) {
 			b, ok := a.o.builders[s.Lang]
@@ -168,16 +135,14 @@ func (a *actions) compile(i int, s manifest.Spec, dir string) action[cache.Outpu
 			if err != nil {
 				return nil, err
 			}
-			discovered = make([]string, len(found))
+			names := make([]string, len(found))
 			for j, f := range found {
-				discovered[j] = s.RepoPath(f)
+				names[j] = s.RepoPath(f)
 			}
-			if err := a.cache.Put(inputs, map[string][]byte{outDeps: []byte(strings.Join(discovered, "\n"))}); err != nil {
-				return nil, err
-			}
-			return map[string][]byte{outBin: bin}, nil
+			key, err = a.cache.RecordDiscovered(inputs, names, s.HostPath)
+			return map[string][]byte{outBin: bin}, err
 		},
-		storeKey: func(context.Context) (cache.Key, error) { return compileKey(s, inputs, discovered) },
+		storeKey: func(context.Context) (cache.Key, error) { return key, nil },
 		decode: func(outs map[string]cache.Output) (cache.Output, error) {
 			return output(outs, outBin)
 		},
@@ -197,17 +162,15 @@ func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) act
 	}
 	return action[shrunk]{
 		key: func(context.Context) (cache.Key, bool, error) {
-			k := cache.NewKey("shrink")
-			k.String("tool", a.tool)
-			k.String("platform", s.Platform.String())
-			k.Bytes("binary", compiled.SHA256[:])
-			k.Strings("passes", s.Shrink)
-			k.String("failure", s.ShrinkFailure)
-			if err := jsonValue(k, "test", s.Test); err != nil {
+			ins, err := target.Inputs()
+			if err != nil {
 				return cache.Key{}, false, err
 			}
-			k.Strings("test-env", target.Env)
-			return k.Sum(), true, nil
+			k := cache.NewKey("shrink")
+			k.String("tool", a.tool)
+			k.Bytes("binary", compiled.SHA256[:])
+			err = k.Inputs(ins)
+			return k.Sum(), err == nil, err
 		},
 		run: func(ctx context.Context) (map[string][]byte, error) {
 			bin, err := compiled.Read()
@@ -258,35 +221,18 @@ func reportSteps(s manifest.Spec, n int, steps []verify.Step) []report.Step {
 
 // image is the action that builds the layers of app's image around the final
 // executable, and measures the image.
-func (a *actions) image(s manifest.Spec, app oci.App, bin cache.Output) action[imageMeta] {
-	return action[imageMeta]{
+func (a *actions) image(app oci.App, bin cache.Output) action[imaged] {
+	return action[imaged]{
 		key: func(context.Context) (cache.Key, bool, error) {
-			k := cache.NewKey("image")
-			k.String("tool", a.tool)
-			k.String("app", s.App)
-			k.String("platform", s.Platform.String())
-			k.Bytes("binary", bin.SHA256[:])
-			k.Int("created", a.created.Unix())
-			img := s.Image
-			img.Data, img.Files = "", nil
-			if err := jsonValue(k, "config", img); err != nil {
+			ins, err := app.Inputs()
+			if err != nil {
 				return cache.Key{}, false, err
 			}
-			if s.Image.Data != "" {
-				if err := hashTree(k, s.Image.Data); err != nil {
-					return cache.Key{}, false, fmt.Errorf("hashing image data: %w", err)
-				}
-			}
-			for _, f := range s.Image.Files {
-				k.String("file-to", f.To)
-				fi, err := os.Stat(f.From)
-				if err != nil {
-					return cache.Key{}, false, fmt.Errorf("hashing image files: %w", err)
-				}
-				k.Int("file-mode", int64(fi.Mode()))
-				if err := k.File("file", f.From); err != nil {
-					return cache.Key{}, false, err
-				}
+			k := cache.NewKey("image")
+			k.String("tool", a.tool)
+			k.Bytes("binary", bin.SHA256[:])
+			if err := k.Inputs(ins); err != nil {
+				return cache.Key{}, false, err
 			}
 			return k.Sum(), true, nil
 		},
@@ -295,104 +241,37 @@ func (a *actions) image(s manifest.Spec, app oci.App, bin cache.Output) action[i
 			if err != nil {
 				return nil, err
 			}
-			return imageOutputs(app, data)
-		},
-		decode: func(outs map[string]cache.Output) (imageMeta, error) {
-			var meta imageMeta
-			data, err := read(outs, outImage)
-			if err == nil {
-				err = json.Unmarshal(data, &meta)
-			}
-			if err == nil && len(meta.Layers) == 0 {
-				err = errors.New("cached image has no layers")
-			}
+			st, blobs, err := app.Store(data)
 			if err != nil {
-				return meta, err
+				return nil, err
 			}
-			for j := range meta.Layers {
+			outputs := map[string][]byte{}
+			for j, b := range blobs {
+				outputs[outLayerN+strconv.Itoa(j)] = b
+			}
+			outputs[outImage], err = json.Marshal(st)
+			return outputs, err
+		},
+		decode: func(outs map[string]cache.Output) (imaged, error) {
+			var r imaged
+			data, err := read(outs, outImage)
+			if err != nil {
+				return r, err
+			}
+			if err := json.Unmarshal(data, &r.Stored); err != nil {
+				return r, err
+			}
+			paths := make([]string, len(r.Layers))
+			for j := range paths {
 				o, err := output(outs, outLayerN+strconv.Itoa(j))
 				if err != nil {
-					return meta, err
+					return r, err
 				}
-				meta.paths = append(meta.paths, o.Path)
+				paths[j] = o.Path
 			}
-			return meta, nil
+			r.image, err = app.Restore(r.Stored, func(j int) (io.ReadCloser, error) { return os.Open(paths[j]) })
+			return r, err
 		},
-	}
-}
-
-// imageOutputs builds the layers of app's image around bin and measures the image: the
-// compressed layers and imageMeta, as the image action stores them.
-func imageOutputs(app oci.App, bin []byte) (map[string][]byte, error) {
-	layers, err := app.Layers(bin)
-	if err != nil {
-		return nil, err
-	}
-	img, err := app.Image(layers)
-	if err != nil {
-		return nil, fmt.Errorf("assembling image: %w", err)
-	}
-	var meta imageMeta
-	if meta.Content, meta.Pull, err = oci.Sizes(img); err != nil {
-		return nil, err
-	}
-	outputs := map[string][]byte{}
-	for j, l := range layers {
-		info, err := oci.Describe(l)
-		if err != nil {
-			return nil, err
-		}
-		meta.Layers = append(meta.Layers, info)
-		rc, err := l.Compressed()
-		if err != nil {
-			return nil, err
-		}
-		var buf bytes.Buffer
-		_, err = io.Copy(&buf, rc)
-		rc.Close()
-		if err != nil {
-			return nil, err
-		}
-		outputs[outLayerN+strconv.Itoa(j)] = buf.Bytes()
-	}
-	js, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
-	}
-	outputs[outImage] = js
-	return outputs, nil
-}
-
-// storedLayers returns the layers the image action stored.
-func storedLayers(meta imageMeta) ([]v1.Layer, error) {
-	layers := make([]v1.Layer, len(meta.Layers))
-	for j, info := range meta.Layers {
-		path := meta.paths[j]
-		layers[j] = oci.StoredLayer(info, func() (io.ReadCloser, error) { return os.Open(path) })
-	}
-	return layers, nil
-}
-
-// appImage is the plain description of s's image for target t.
-func appImage(s manifest.Spec, t toolchain.Target, created time.Time) oci.App {
-	files := make([]oci.HostFile, len(s.Image.Files))
-	for i, f := range s.Image.Files {
-		files[i] = oci.HostFile{From: f.From, To: f.To}
-	}
-	return oci.App{
-		Name:        s.App,
-		Platform:    v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch},
-		Data:        s.Image.Data,
-		Files:       files,
-		Entrypoint:  s.Image.Entrypoint,
-		Cmd:         s.Image.Cmd,
-		Env:         s.Image.Env,
-		WorkingDir:  s.Image.Workdir,
-		User:        s.Image.User,
-		Ports:       s.Image.Ports,
-		Labels:      s.Image.Labels,
-		Annotations: s.Image.Annotations,
-		Created:     created,
 	}
 }
 
@@ -403,5 +282,5 @@ func smokeEnv(s manifest.Spec) []string {
 	if s.Test != nil {
 		extra = s.Test.Env
 	}
-	return appImage(s, toolchain.Target{}, time.Time{}).HostEnv(extra)
+	return oci.AppOf(s, v1.Platform{}, time.Time{}).HostEnv(extra)
 }

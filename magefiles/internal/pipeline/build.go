@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,51 +27,30 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if err != nil {
 		return nil, err
 	}
-	specs, err := selectSpecs(m, o.apps)
+	specs, err := m.Select(o.apps)
 	if err != nil {
 		return nil, err
 	}
-	created, err := oci.Created()
+	a, done, err := begin(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	c, err := cache.Open(o.cacheDir)
-	if err != nil {
-		return nil, fmt.Errorf("opening the action cache: %w", err)
-	}
-	unlock, err := outdir.Lock(ctx, o.out, filepath.Join(c.Dir(), "locks"), o.log)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	tool, err := toolID()
-	if err != nil {
-		return nil, err
-	}
-	work, err := outdir.WorkDir(c.Dir())
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(work)
-
+	defer done()
 	start := time.Now()
-	prog := progress.New(o.log)
-	defer prog.Close()
-	prog.SetTotal(len(specs))
+	a.prog = progress.New(o.log)
+	defer a.prog.Close()
+	a.prog.SetTotal(len(specs))
 	if o.verbose {
-		ctx = run.WithLog(ctx, prog)
+		ctx = run.WithLog(ctx, a.prog)
 	}
-	inputs, err := compileInputs(ctx, o, specs)
-	if err != nil {
+	if a.inputs, err = compileInputs(ctx, o, specs); err != nil {
 		return nil, err
 	}
-	a := &actions{o: o, cache: c, tool: tool, inputs: inputs, work: work, created: created, prog: prog}
 	results := make([]*built, len(specs))
 	err = parallel(ctx, o.jobs, len(specs), func(ctx context.Context, i int) error {
-		s := specs[i]
-		b, err := a.buildOne(ctx, i, s)
+		b, err := a.buildOne(ctx, i, specs[i])
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", s.App, s.Platform, err)
+			return fmt.Errorf("%s %s: %w", specs[i].App, specs[i].Platform, err)
 		}
 		results[i] = b
 		return nil
@@ -85,7 +62,7 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if err != nil {
 		return nil, err
 	}
-	prog.Close()
+	a.prog.Close()
 	if err := r.WriteTable(o.log); err != nil {
 		return nil, err
 	}
@@ -95,6 +72,37 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	}
 	fmt.Fprintf(o.log, "%s %d images of %d apps in %v\n", what, len(results), len(r.Apps), time.Since(start).Round(time.Millisecond))
 	return r, nil
+}
+
+// begin opens the action cache, takes the output directory's lock and makes a work
+// directory. done releases them.
+func begin(ctx context.Context, o *options) (_ *actions, done func(), err error) {
+	created, err := oci.Created()
+	if err != nil {
+		return nil, nil, err
+	}
+	tool, err := toolID()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := cache.Open(o.cacheDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the action cache: %w", err)
+	}
+	unlock, err := outdir.Lock(ctx, o.out, filepath.Join(c.Dir(), "locks"), o.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	work, err := outdir.WorkDir(c.Dir())
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	done = func() {
+		os.RemoveAll(work)
+		unlock()
+	}
+	return &actions{o: o, cache: c, tool: tool, work: work, created: created}, done, nil
 }
 
 // compileInputs asks each language's builder for the compile inputs of its specs, the
@@ -154,33 +162,6 @@ func publishApps(m *manifest.Manifest, results []*built) []outdir.App {
 		}
 	}
 	return apps
-}
-
-// selectSpecs expands m into build specs, keeping only the named apps if any are named.
-func selectSpecs(m *manifest.Manifest, names []string) ([]manifest.Spec, error) {
-	for _, n := range names {
-		if _, ok := m.App(n); !ok {
-			known := make([]string, len(m.Apps))
-			for i, a := range m.Apps {
-				known[i] = a.Name
-			}
-			return nil, fmt.Errorf("%s: no app named %q; apps are: %s", m.File, n, strings.Join(known, ", "))
-		}
-	}
-	all, err := m.Specs()
-	if err != nil {
-		return nil, err
-	}
-	if len(names) == 0 {
-		return all, nil
-	}
-	var specs []manifest.Spec
-	for _, s := range all {
-		if slices.Contains(names, s.App) {
-			specs = append(specs, s)
-		}
-	}
-	return specs, nil
 }
 
 // parallel runs fn for 0..n-1 with at most jobs at once. The first failure cancels the

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,32 +12,10 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
-// Pushed is one app pushed to a registry.
-type Pushed struct {
-	App string `json:"app"`
-	// Ref is <repo>/<app>:<first tag>@sha256:..., the line push prints.
-	Ref string `json:"ref"`
-	// Digest is the index digest; Refs name it once per tag.
-	Digest string   `json:"digest"`
-	Refs   []string `json:"refs"`
-}
-
-// Image returns the digest reference that deploy YAML should use: <repo>/<app>@sha256:...
-func (p Pushed) Image() string {
-	name := p.Ref
-	if i := strings.LastIndex(name, "@"); i >= 0 {
-		name = name[:i]
-	}
-	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-		name = name[:i]
-	}
-	return name + "@" + p.Digest
-}
-
 // Push builds the apps of m and pushes each app's multi-arch index, with each of its
 // tags, to <repo>/<app> through pub. It returns one Pushed per app, in manifest order,
 // and writes the same as push.json in the output directory.
-func Push(ctx context.Context, m *manifest.Manifest, pub publish.Interface, opts ...Option) ([]Pushed, error) {
+func Push(ctx context.Context, m *manifest.Manifest, pub publish.Interface, opts ...Option) ([]publish.Pushed, error) {
 	if _, err := Build(ctx, m, opts...); err != nil {
 		return nil, err
 	}
@@ -47,12 +24,12 @@ func Push(ctx context.Context, m *manifest.Manifest, pub publish.Interface, opts
 
 // PushBuilt pushes what the last build put in the output directory's OCI layout, as Push
 // does, without building first.
-func PushBuilt(ctx context.Context, m *manifest.Manifest, pub publish.Interface, opts ...Option) ([]Pushed, error) {
+func PushBuilt(ctx context.Context, m *manifest.Manifest, pub publish.Interface, opts ...Option) ([]publish.Pushed, error) {
 	o, err := makeOptions(m, opts)
 	if err != nil {
 		return nil, err
 	}
-	specs, err := selectSpecs(m, o.apps)
+	specs, err := m.Select(o.apps)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +48,7 @@ func PushBuilt(ctx context.Context, m *manifest.Manifest, pub publish.Interface,
 	if err != nil {
 		return nil, err
 	}
-	pushed := make([]Pushed, len(apps))
+	pushed := make([]publish.Pushed, len(apps))
 	var mu sync.Mutex
 	err = parallel(ctx, len(apps), len(apps), func(ctx context.Context, i int) error {
 		p, err := pushOne(ctx, pub, apps[i], indexes[i])
@@ -94,12 +71,12 @@ func PushBuilt(ctx context.Context, m *manifest.Manifest, pub publish.Interface,
 }
 
 // pushOne pushes one app's index with each of its tags.
-func pushOne(ctx context.Context, pub publish.Interface, a *manifest.App, idx v1.ImageIndex) (Pushed, error) {
+func pushOne(ctx context.Context, pub publish.Interface, a *manifest.App, idx v1.ImageIndex) (publish.Pushed, error) {
 	rs, err := pub.Publish(ctx, a.Name, idx, a.Tags)
 	if err != nil {
-		return Pushed{}, err
+		return publish.Pushed{}, err
 	}
-	p := Pushed{App: a.Name}
+	p := publish.Pushed{App: a.Name}
 	for _, r := range rs {
 		p.Refs = append(p.Refs, r.Ref)
 		p.Digest = r.Digest.String()

@@ -2,10 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"time"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
 	"github.com/minimalbuild/minimal/magefiles/internal/verify"
@@ -23,37 +19,19 @@ func Test(ctx context.Context, m *manifest.Manifest, opts ...Option) error {
 	if _, err := Build(ctx, m, opts...); err != nil {
 		return err
 	}
-	specs, err := selectSpecs(m, o.apps)
+	specs, err := m.Select(o.apps)
 	if err != nil {
 		return err
 	}
-	var failed []error
-	passed := 0
-	for _, s := range specs {
-		if s.Test == nil {
-			fmt.Fprintf(o.log, "SKIP  %-20s %-12s no test: in minimal.yaml\n", s.App, s.Platform)
-			continue
+	bins := make([]verify.Binary, len(specs))
+	for i, s := range specs {
+		bins[i] = verify.Binary{
+			App:      s.App,
+			Platform: s.Platform.String(),
+			Path:     outdir.BinaryPath(o.out, s.App, s.Platform),
+			Env:      smokeEnv(s),
+			Test:     s.Test,
 		}
-		t0 := time.Now()
-		if err := smokeBinary(ctx, s, outdir.BinaryPath(o.out, s.App, s.Platform)); err != nil {
-			fmt.Fprintf(o.log, "FAIL  %-20s %-12s %v\n", s.App, s.Platform, err)
-			failed = append(failed, fmt.Errorf("%s %s: %w", s.App, s.Platform, err))
-			continue
-		}
-		passed++
-		fmt.Fprintf(o.log, "ok    %-20s %-12s %v\n", s.App, s.Platform, time.Since(t0).Round(time.Millisecond))
 	}
-	fmt.Fprintf(o.log, "%d passed, %d failed\n", passed, len(failed))
-	return errors.Join(failed...)
-}
-
-// smokeBinary runs spec's smoke test on the binary at bin, in an empty working
-// directory, with the environment the image would give it.
-func smokeBinary(ctx context.Context, s manifest.Spec, bin string) error {
-	dir, err := os.MkdirTemp("", "minimal-smoke-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	return verify.Smoke(ctx, s.Test, bin, smokeEnv(s), dir)
+	return verify.Binaries(ctx, o.log, bins)
 }

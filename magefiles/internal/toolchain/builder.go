@@ -3,6 +3,8 @@ package toolchain
 import (
 	"context"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/cache"
+
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -23,23 +25,11 @@ type Builder interface {
 	Discovered(ctx context.Context, spec manifest.Spec) ([]string, error)
 }
 
-// Input is one thing that determines a build's output: a named value, or a file whose
-// content counts.
-type Input struct {
-	// Name says what the input is: a setting's name, or a file's name as the key
-	// records it (repository-relative, so that another checkout gets the same key).
-	Name string
-	// Value is the input's value, when Path is empty.
-	Value string
-	// Path is the host path of a file whose content is the input.
-	Path string
-}
-
 // Inputs is what determines one build's output, in a fixed order.
-type Inputs []Input
+type Inputs []cache.Input
 
 // value appends a named value.
-func (in *Inputs) value(name, value string) { *in = append(*in, Input{Name: name, Value: value}) }
+func (in *Inputs) value(name, value string) { *in = append(*in, cache.Input{Name: name, Value: value}) }
 
 // file appends a file by its content.
-func (in *Inputs) file(name, path string) { *in = append(*in, Input{Name: name, Path: path}) }
+func (in *Inputs) file(name, path string) { *in = append(*in, cache.Input{Name: name, Path: path}) }

@@ -2,14 +2,17 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/shrink"
 	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
@@ -27,6 +30,28 @@ type Target struct {
 	Passes []string
 	// Failure is the app's shrink_failure: skip, fail, or "" for each pass's default.
 	Failure string
+}
+
+// Inputs reports everything but the binary that determines what Shrink makes of a
+// binary for t: the platform, the passes, the failure policy, the smoke test and the
+// environment it runs with.
+func (t Target) Inputs() ([]cache.Input, error) {
+	test, err := json.Marshal(t.Test)
+	if err != nil {
+		return nil, err
+	}
+	ins := []cache.Input{
+		{Name: "platform", Value: t.Platform},
+		{Name: "passes", Value: strconv.Itoa(len(t.Passes))},
+	}
+	for _, p := range t.Passes {
+		ins = append(ins, cache.Input{Name: "pass", Value: p})
+	}
+	ins = append(ins, cache.Input{Name: "failure", Value: t.Failure}, cache.Input{Name: "test", Value: string(test)}, cache.Input{Name: "env", Value: strconv.Itoa(len(t.Env))})
+	for _, e := range t.Env {
+		ins = append(ins, cache.Input{Name: "env", Value: e})
+	}
+	return ins, nil
 }
 
 // Step is one pass as Shrink ran it.
@@ -157,4 +182,49 @@ func Smoke(ctx context.Context, test *manifest.Test, bin string, env []string, d
 		return err
 	}
 	return smoke.Check(test, res)
+}
+
+// Binary is one built binary whose smoke test Binaries runs.
+type Binary struct {
+	// App and Platform name it in the report.
+	App, Platform string
+	// Path is the binary; Env the environment it runs with.
+	Path string
+	Env  []string
+	// Test is the app's smoke test; nil for an app without one, which is listed as
+	// untested.
+	Test *manifest.Test
+}
+
+// Binaries runs the smoke test of each binary, each in an empty working directory,
+// and writes a line per binary and a summary to log. It returns every failure.
+func Binaries(ctx context.Context, log io.Writer, bins []Binary) error {
+	var failed []error
+	passed := 0
+	for _, b := range bins {
+		if b.Test == nil {
+			fmt.Fprintf(log, "SKIP  %-20s %-12s no test: in minimal.yaml\n", b.App, b.Platform)
+			continue
+		}
+		t0 := time.Now()
+		if err := smokeIn(ctx, b); err != nil {
+			fmt.Fprintf(log, "FAIL  %-20s %-12s %v\n", b.App, b.Platform, err)
+			failed = append(failed, fmt.Errorf("%s %s: %w", b.App, b.Platform, err))
+			continue
+		}
+		passed++
+		fmt.Fprintf(log, "ok    %-20s %-12s %v\n", b.App, b.Platform, time.Since(t0).Round(time.Millisecond))
+	}
+	fmt.Fprintf(log, "%d passed, %d failed\n", passed, len(failed))
+	return errors.Join(failed...)
+}
+
+// smokeIn runs b's smoke test in a new empty directory.
+func smokeIn(ctx context.Context, b Binary) error {
+	dir, err := os.MkdirTemp("", "minimal-smoke-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	return Smoke(ctx, b.Test, b.Path, b.Env, dir)
 }
