@@ -56,14 +56,7 @@ func makeOptions(m *manifest.Manifest, opts []Option) (*options, error) {
 		}
 		o.cacheDir = filepath.Join(dir, "actions")
 	}
-	zig := toolchain.LazyZig(m.Toolchains.Zig, toolchain.WithZigLog(o.log))
-	// zig is resolved once per build, and only if a C or assembly app needs it.
-	defaults := map[string]toolchain.Builder{
-		manifest.LangGo:  toolchain.Go(),
-		manifest.LangC:   toolchain.C(zig),
-		manifest.LangAsm: toolchain.Asm(zig),
-	}
-	for lang, b := range defaults {
+	for lang, b := range toolchain.Builders(m.Toolchains.Zig, toolchain.WithZigLog(o.log)) {
 		if o.builders[lang] == nil {
 			o.builders[lang] = b
 		}

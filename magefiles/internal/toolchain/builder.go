@@ -25,6 +25,18 @@ type Builder interface {
 	Discovered(ctx context.Context, spec manifest.Spec) ([]string, error)
 }
 
+// Builders returns the builder of each language, by its lang in minimal.yaml. The C
+// and assembly builders share one zig of version, resolved with opts on first use, so
+// a build without C or assembly never looks for zig.
+func Builders(version string, opts ...ZigOption) map[string]Builder {
+	zig := LazyZig(version, opts...)
+	return map[string]Builder{
+		manifest.LangGo:  Go(),
+		manifest.LangC:   C(zig),
+		manifest.LangAsm: Asm(zig),
+	}
+}
+
 // Inputs is what determines one build's output, in a fixed order.
 type Inputs []cache.Input
 

@@ -1,0 +1,137 @@
+package oci
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/cache"
+)
+
+func TestAppConfigDefaults(t *testing.T) {
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	tests := []struct {
+		name string
+		why  string
+		app  App
+		want Config
+	}{
+		{
+			name: "bare",
+			why:  "an app that sets nothing runs its binary under AppDir as DefaultUser",
+			app:  App{Name: "hello", Platform: amd64},
+			want: Config{Platform: amd64, Entrypoint: []string{"/ko-app/hello"}, Env: []string{}, User: DefaultUser},
+		},
+		{
+			name: "data",
+			why:  "an app with a data directory is told where it is in the image",
+			app:  App{Name: "greet", Platform: amd64, Data: "/host/kodata", Env: map[string]string{"B": "2", "A": "1"}},
+			want: Config{Platform: amd64, Entrypoint: []string{"/ko-app/greet"}, Env: []string{"A=1", "B=2", DataPathEnv + "=" + DataDir}, User: DefaultUser},
+		},
+		{
+			name: "own values win",
+			why:  "the app's entrypoint, user and environment override every default",
+			app:  App{Name: "x", Platform: amd64, Data: "/d", Entrypoint: []string{"/bin/x"}, User: "0", Env: map[string]string{DataPathEnv: "/elsewhere"}},
+			want: Config{Platform: amd64, Entrypoint: []string{"/bin/x"}, Env: []string{DataPathEnv + "=/elsewhere"}, User: "0"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.app.Config()); diff != "" {
+				t.Errorf("Config (-want +got), %s:\n%s", tt.why, diff)
+			}
+		})
+	}
+}
+
+func TestAppHostEnv(t *testing.T) {
+	a := App{Name: "greet", Data: "/host/kodata", Env: map[string]string{"A": "1", "B": "image"}}
+	got := a.HostEnv(map[string]string{"B": "test"})
+	want := []string{"A=1", "B=test", DataPathEnv + "=/host/kodata"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("HostEnv (-want +got): the host's data directory, and the test's env last:\n%s", diff)
+	}
+}
+
+func TestAppStoreRestore(t *testing.T) {
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "msg"), []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := App{Name: "greet", Platform: v1.Platform{OS: "linux", Architecture: "386"}, Data: data, Cmd: []string{"world"}}
+	bin := []byte("\x7fELF not really")
+	layers, err := a.Layers(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := a.Image(layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, blobs, err := a.Store(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, err := a.Restore(st, func(i int) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(blobs[i])), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := direct.Digest()
+	got, err := restored.Digest()
+	if err != nil || got != want {
+		t.Errorf("restored image digest %v (%v), want the built image's %v", got, err, want)
+	}
+	content, pull, err := Sizes(direct)
+	if err != nil || st.Content != content || st.Pull != pull {
+		t.Errorf("stored sizes %d/%d, want %d/%d (%v)", st.Content, st.Pull, content, pull, err)
+	}
+	if _, err := a.Restore(Stored{}, nil); err == nil {
+		t.Error("Restore of a description with no layers succeeded")
+	}
+}
+
+func TestAppInputs(t *testing.T) {
+	data := t.TempDir()
+	write := func(content string) {
+		if err := os.WriteFile(filepath.Join(data, "msg"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one")
+	a := App{Name: "greet", Data: data}
+	key := func(a App) string {
+		t.Helper()
+		ins, err := a.Inputs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := cache.NewKey("image")
+		if err := k.Inputs(ins); err != nil {
+			t.Fatal(err)
+		}
+		return k.Sum().String()
+	}
+	base := key(a)
+	tests := []struct {
+		why    string
+		change func() App
+	}{
+		{"a data file's content counts", func() App { write("two"); return a }},
+		{"the configuration counts", func() App { b := a; b.Cmd = []string{"x"}; return b }},
+		{"the name counts", func() App { b := a; b.Name = "other"; return b }},
+	}
+	for _, tt := range tests {
+		if key(tt.change()) == base {
+			t.Errorf("inputs did not change: %s", tt.why)
+		}
+		write("one")
+	}
+	if key(a) != base {
+		t.Error("the same app reports different inputs")
+	}
+}
