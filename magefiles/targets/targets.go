@@ -141,6 +141,29 @@ func Test(ctx context.Context) error {
 	return pipeline.Test(ctx, m, options()...)
 }
 
+// Explain says, for every app and platform, whether the next build will run it and which inputs changed since the last build of it (files, flags, environment, tool versions, minimal itself); it builds and writes nothing.
+func Explain(ctx context.Context) error {
+	return explain(ctx)
+}
+
+// ExplainApp explains the next build of the named apps only (a comma-separated list): go tool mage explainApp hello,greet.
+func ExplainApp(ctx context.Context, names string) error {
+	apps, err := appList("explainApp", names)
+	if err != nil {
+		return err
+	}
+	return explain(ctx, pipeline.WithApps(apps...))
+}
+
+// explain loads the manifest and explains the next build, on standard output.
+func explain(ctx context.Context, opts ...pipeline.Option) error {
+	m, err := load()
+	if err != nil {
+		return err
+	}
+	return pipeline.Explain(ctx, m, append(options(), append(opts, pipeline.WithLog(os.Stdout))...)...)
+}
+
 // Clean removes everything the build wrote under images/.
 func Clean() error {
 	m, err := load()

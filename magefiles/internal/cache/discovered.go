@@ -18,24 +18,23 @@ const discoveredOutput = "discovered"
 // DiscoveredKey returns the key of the action whose declared inputs have key inputs:
 // inputs plus the content of each file its last run recorded (RecordDiscovered), found
 // at host(name). ok is false when no run was recorded, or when a recorded file is
-// gone: the action must run.
-func (c *Cache) DiscoveredKey(inputs Key, host func(name string) string) (key Key, ok bool, err error) {
+// gone: the action must run. names are the files recorded, when there is a record.
+func (c *Cache) DiscoveredKey(inputs Key, host func(name string) string) (key Key, names []string, ok bool, err error) {
 	outs, err := c.Get(inputs)
 	if errors.Is(err, ErrMiss) {
-		return Key{}, false, nil
+		return Key{}, nil, false, nil
 	}
 	if err != nil {
-		return Key{}, false, err
+		return Key{}, nil, false, err
 	}
-	var names []string
 	if d := string(outs[discoveredOutput]); d != "" {
 		names = strings.Split(d, "\n")
 	}
 	key, err = discoveredKey(inputs, names, host)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Key{}, false, nil
+		return Key{}, names, false, nil
 	}
-	return key, err == nil, err
+	return key, names, err == nil, err
 }
 
 // RecordDiscovered records that a run of the action whose declared inputs have key

@@ -20,7 +20,7 @@ func TestDiscoveredKey(t *testing.T) {
 		}
 	}
 	inputs := NewKey("test").Sum()
-	if _, ok, err := c.DiscoveredKey(inputs, host); ok || err != nil {
+	if _, _, ok, err := c.DiscoveredKey(inputs, host); ok || err != nil {
 		t.Fatalf("before any run: ok %v, %v; want a miss", ok, err)
 	}
 	write("a.h", "one")
@@ -41,7 +41,10 @@ func TestDiscoveredKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		tt.change()
-		key, ok, err := c.DiscoveredKey(inputs, host)
+		key, names, ok, err := c.DiscoveredKey(inputs, host)
+		if len(names) != 1 || names[0] != "a.h" {
+			t.Errorf("%s: recorded names %q, want [a.h]", tt.why, names)
+		}
 		if err != nil || ok != tt.ok || (ok && (key == stored) != tt.same) {
 			t.Errorf("%s: got key equal %v, ok %v, %v", tt.why, key == stored, ok, err)
 		}

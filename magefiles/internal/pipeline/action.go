@@ -8,33 +8,53 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 )
 
-// action is one cached step of a build: the key of everything that determines its
-// outputs, how to make them, and how to read its result back from them.
+// action is one cached step of a build: everything that determines its outputs, how to
+// make them, and how to read its result back from them.
 type action[T any] struct {
-	// key returns the action's key. ok is false for a miss known without looking,
-	// such as a compile whose discovered inputs were never recorded.
-	key func(ctx context.Context) (key cache.Key, ok bool, err error)
-	// run makes the outputs to store.
-	run func(ctx context.Context) (map[string][]byte, error)
-	// storeKey, when set, is asked after run for the key to store the outputs under:
-	// an action that discovers inputs as it runs knows its key only then.
-	storeKey func(ctx context.Context) (cache.Key, error)
+	// kind names the action: compile, shrink or image.
+	kind string
+	// inputs are what the stage that runs the action reports as determining its
+	// outputs, including the digest of the output of an earlier action it reads.
+	inputs []cache.Input
+	// host, when set, makes the key two-level: run also returns the files it found it
+	// reads (such as the headers a C source includes), by names that host turns into
+	// paths, and their content keys the action too (cache.DiscoveredKey).
+	host func(name string) string
+	// run makes the outputs to store, and the files it discovered it read.
+	run func(ctx context.Context) (outs map[string][]byte, discovered []string, err error)
 	// decode reads the action's result from its stored outputs. When it fails on an
 	// entry found in the cache (a damaged blob, say), the entry is not used: the action
 	// runs again.
 	decode func(outs map[string]cache.Output) (T, error)
 }
 
+// runs is the error of an action that a dry run finds would run, saying why.
+type runs struct {
+	kind    string
+	changes []string
+}
+
+func (r *runs) Error() string { return r.kind + " runs" }
+
 // do returns act's result from the cache when it holds a usable entry, and otherwise
-// runs act, stores its outputs and returns the result read back from the cache. ran
-// reports whether act ran.
-func do[T any](ctx context.Context, c *cache.Cache, act action[T]) (result T, ran bool, err error) {
-	key, ok, err := act.key(ctx)
-	if err != nil {
+// runs act, stores its outputs and what it saw, and returns the result read back from
+// the cache. ran reports whether act ran. In a dry run an action that would run
+// returns a *runs error instead. name identifies the action of one app and platform
+// across builds.
+func do[T any](ctx context.Context, a *actions, name string, act action[T]) (result T, ran bool, err error) {
+	ins := append([]cache.Input{{Name: "minimal", Value: a.tool}}, act.inputs...)
+	k := cache.NewKey(act.kind)
+	if err := k.Inputs(ins); err != nil {
 		return result, false, err
 	}
+	key, ok, names := k.Sum(), true, []string(nil)
+	if act.host != nil {
+		if key, names, ok, err = a.cache.DiscoveredKey(k.Sum(), act.host); err != nil {
+			return result, false, err
+		}
+	}
 	if ok {
-		outs, err := c.Lookup(key)
+		outs, err := a.cache.Lookup(key)
 		switch {
 		case err == nil:
 			if result, err := act.decode(outs); err == nil {
@@ -44,24 +64,40 @@ func do[T any](ctx context.Context, c *cache.Cache, act action[T]) (result T, ra
 			return result, false, err
 		}
 	}
-	outputs, err := act.run(ctx)
+	if a.dry {
+		before, _ := a.cache.Recall(name)
+		return result, true, &runs{kind: act.kind, changes: cache.Changes(before, seen(ins, names, act.host))}
+	}
+	outputs, found, err := act.run(ctx)
 	if err != nil {
 		return result, true, err
 	}
-	if act.storeKey != nil {
-		if key, err = act.storeKey(ctx); err != nil {
+	if act.host != nil {
+		if key, err = a.cache.RecordDiscovered(k.Sum(), found, act.host); err != nil {
 			return result, true, err
 		}
 	}
-	if err := c.Put(key, outputs); err != nil {
+	if err := a.cache.Remember(name, seen(ins, found, act.host)); err != nil {
 		return result, true, err
 	}
-	outs, err := c.Lookup(key)
+	if err := a.cache.Put(key, outputs); err != nil {
+		return result, true, err
+	}
+	outs, err := a.cache.Lookup(key)
 	if err != nil {
-		return result, true, fmt.Errorf("reading back the outputs just stored in %s: %w", c.Dir(), err)
+		return result, true, fmt.Errorf("reading back the outputs just stored in %s: %w", a.cache.Dir(), err)
 	}
 	result, err = act.decode(outs)
 	return result, true, err
+}
+
+// seen is what an action with inputs ins saw, with the discovered files names.
+func seen(ins []cache.Input, names []string, host func(string) string) []cache.Seen {
+	all := ins
+	for _, n := range names {
+		all = append(all, cache.Input{Name: n, Path: host(n)})
+	}
+	return cache.See(all)
 }
 
 // read reads the output called name of an action.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,6 +40,7 @@ type actions struct {
 	work    string
 	created time.Time
 	prog    *progress.Progress
+	dry     bool // explain what would run instead of running it
 }
 
 // built is one app built for one platform.
@@ -65,12 +67,12 @@ type imaged struct {
 // buildOne runs the compile, shrink and image actions of spec i.
 func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *built, err error) {
 	task := a.prog.Start(s.App, s.Platform.String(), "compile")
-	var ran [3]bool // by each action
+	ran := false
 	defer func() {
 		switch {
 		case err != nil:
 			task.Done(err)
-		case slices.Contains(ran[:], true):
+		case ran:
 			task.Done(nil)
 		default:
 			task.Cached()
@@ -81,68 +83,63 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		return nil, err
 	}
 	dir := filepath.Join(a.work, s.App, t.GOARCH)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	compiled, ranCompile, err := do(ctx, a.cache, a.compile(i, s, dir))
-	ran[0] = ranCompile
-	if err != nil {
+	name := a.o.out + "\x00" + s.App + "\x00" + s.Platform.String() + "\x00"
+	compiled, r, err := do(ctx, a, name+"compile", a.compile(i, s, dir))
+	if ran = r; err != nil {
 		return nil, err
 	}
 	task.Step("shrink")
-	sh, ranShrink, err := do(ctx, a.cache, a.shrink(s, compiled, dir))
-	ran[1] = ranShrink
+	shrinkAct, err := a.shrink(s, compiled, dir)
 	if err != nil {
 		return nil, err
 	}
+	sh, r, err := do(ctx, a, name+"shrink", shrinkAct)
+	if ran = ran || r; err != nil {
+		return nil, err
+	}
 	task.Step("image")
-	img, ranImage, err := do(ctx, a.cache, a.image(oci.AppOf(s, v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch}, a.created), sh.bin))
-	ran[2] = ranImage
+	imageAct, err := a.image(oci.AppOf(s, v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch}, a.created), sh.bin)
 	if err != nil {
+		return nil, err
+	}
+	img, r, err := do(ctx, a, name+"image", imageAct)
+	if ran = ran || r; err != nil {
 		return nil, err
 	}
 	return &built{spec: s, bin: sh.bin, steps: sh.steps, image: img.image, content: img.Content, pull: img.Pull}, nil
 }
 
-// compile is the action that builds spec i's executable with its language's toolchain.
-// It is keyed by what the toolchain reported as inputs, plus the content of the files
-// the last build of the same inputs discovered it read (the headers a C source
-// includes).
+// compile is the action that builds spec i's executable with its language's toolchain,
+// keyed by what the toolchain reported as its inputs and by the files it discovered it
+// read, such as the headers a C source includes.
 func (a *actions) compile(i int, s manifest.Spec, dir string) action[cache.Output] {
-	var inputs, key cache.Key
 	return action[cache.Output]{
-		key: func(ctx context.Context) (cache.Key, bool, error) {
-			var err error
-			if inputs, err = inputsKey(a.tool, a.inputs[i]); err != nil {
-				return cache.Key{}, false, err
-			}
-			return a.cache.DiscoveredKey(inputs, s.HostPath)
-		},
-		run: func(ctx context.Context) (map[string][]byte, error) {
+		kind:   "compile",
+		inputs: a.inputs[i],
+		host:   s.HostPath,
+		run: func(ctx context.Context) (map[string][]byte, []string, error) {
 			b, ok := a.o.builders[s.Lang]
 			if !ok {
-				return nil, fmt.Errorf("no toolchain for lang %q", s.Lang)
+				return nil, nil, fmt.Errorf("no toolchain for lang %q", s.Lang)
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, nil, err
 			}
 			exe := filepath.Join(dir, s.App)
 			if err := b.Build(ctx, s, exe); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			bin, err := os.ReadFile(exe)
 			if err != nil {
-				return nil, fmt.Errorf("reading built binary: %w", err)
+				return nil, nil, fmt.Errorf("reading built binary: %w", err)
 			}
 			found, err := b.Discovered(ctx, s)
-			if err != nil {
-				return nil, err
-			}
 			names := make([]string, len(found))
 			for j, f := range found {
 				names[j] = s.RepoPath(f)
 			}
-			key, err = a.cache.RecordDiscovered(inputs, names, s.HostPath)
-			return map[string][]byte{outBin: bin}, err
+			return map[string][]byte{outBin: bin}, names, err
 		},
-		storeKey: func(context.Context) (cache.Key, error) { return key, nil },
 		decode: func(outs map[string]cache.Output) (cache.Output, error) {
 			return output(outs, outBin)
 		},
@@ -151,7 +148,7 @@ func (a *actions) compile(i int, s manifest.Spec, dir string) action[cache.Outpu
 
 // shrink is the action that runs spec's shrink passes over the compiled executable,
 // each checked by the verification policy.
-func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) action[shrunk] {
+func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) (action[shrunk], error) {
 	target := verify.Target{
 		App:      s.App,
 		Platform: s.Platform.String(),
@@ -160,32 +157,27 @@ func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) act
 		Passes:   s.Shrink,
 		Failure:  s.ShrinkFailure,
 	}
+	ins, err := target.Inputs()
+	if err != nil {
+		return action[shrunk]{}, err
+	}
 	return action[shrunk]{
-		key: func(context.Context) (cache.Key, bool, error) {
-			ins, err := target.Inputs()
-			if err != nil {
-				return cache.Key{}, false, err
-			}
-			k := cache.NewKey("shrink")
-			k.String("tool", a.tool)
-			k.Bytes("binary", compiled.SHA256[:])
-			err = k.Inputs(ins)
-			return k.Sum(), err == nil, err
-		},
-		run: func(ctx context.Context) (map[string][]byte, error) {
+		kind:   "shrink",
+		inputs: append(ins, digestInput(compiled)),
+		run: func(ctx context.Context) (map[string][]byte, []string, error) {
 			bin, err := compiled.Read()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, nil, err
 			}
 			out, steps, err := verify.Shrink(ctx, a.prog, target, bin, dir)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			js, err := json.Marshal(reportSteps(s, len(bin), steps))
-			if err != nil {
-				return nil, err
-			}
-			return map[string][]byte{outBin: out, outSteps: js}, nil
+			return map[string][]byte{outBin: out, outSteps: js}, nil, err
 		},
 		decode: func(outs map[string]cache.Output) (shrunk, error) {
 			var r shrunk
@@ -199,7 +191,13 @@ func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) act
 			r.bin, err = output(outs, outBin)
 			return r, err
 		},
-	}
+	}, nil
+}
+
+// digestInput is the input of an action that reads the output of an earlier one: its
+// digest.
+func digestInput(o cache.Output) cache.Input {
+	return cache.Input{Name: "binary", Value: hex.EncodeToString(o.SHA256[:])}
 }
 
 // reportSteps are the sizes of a binary of n bytes after the compile and each pass.
@@ -221,36 +219,29 @@ func reportSteps(s manifest.Spec, n int, steps []verify.Step) []report.Step {
 
 // image is the action that builds the layers of app's image around the final
 // executable, and measures the image.
-func (a *actions) image(app oci.App, bin cache.Output) action[imaged] {
+func (a *actions) image(app oci.App, bin cache.Output) (action[imaged], error) {
+	ins, err := app.Inputs()
+	if err != nil {
+		return action[imaged]{}, err
+	}
 	return action[imaged]{
-		key: func(context.Context) (cache.Key, bool, error) {
-			ins, err := app.Inputs()
-			if err != nil {
-				return cache.Key{}, false, err
-			}
-			k := cache.NewKey("image")
-			k.String("tool", a.tool)
-			k.Bytes("binary", bin.SHA256[:])
-			if err := k.Inputs(ins); err != nil {
-				return cache.Key{}, false, err
-			}
-			return k.Sum(), true, nil
-		},
-		run: func(context.Context) (map[string][]byte, error) {
+		kind:   "image",
+		inputs: append(ins, digestInput(bin)),
+		run: func(context.Context) (map[string][]byte, []string, error) {
 			data, err := bin.Read()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			st, blobs, err := app.Store(data)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			outputs := map[string][]byte{}
 			for j, b := range blobs {
 				outputs[outLayerN+strconv.Itoa(j)] = b
 			}
 			outputs[outImage], err = json.Marshal(st)
-			return outputs, err
+			return outputs, nil, err
 		},
 		decode: func(outs map[string]cache.Output) (imaged, error) {
 			var r imaged
@@ -272,7 +263,7 @@ func (a *actions) image(app oci.App, bin cache.Output) action[imaged] {
 			r.image, err = app.Restore(r.Stored, func(j int) (io.ReadCloser, error) { return os.Open(paths[j]) })
 			return r, err
 		},
-	}
+	}, nil
 }
 
 // smokeEnv is the environment s's binary runs with on the host, as its image would give

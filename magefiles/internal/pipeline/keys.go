@@ -6,9 +6,6 @@ import (
 	"io"
 	"os"
 	"sync"
-
-	"github.com/minimalbuild/minimal/magefiles/internal/cache"
-	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 )
 
 // toolID identifies the running minimal: the SHA-256 of its own executable, which holds
@@ -31,13 +28,3 @@ var toolID = sync.OnceValues(func() (string, error) {
 	}
 	return fmt.Sprintf("%x", h.Sum(nil)), nil
 })
-
-// inputsKey hashes what a toolchain reported as the inputs of a compile.
-func inputsKey(tool string, in toolchain.Inputs) (cache.Key, error) {
-	k := cache.NewKey("compile-inputs")
-	k.String("tool", tool)
-	if err := k.Inputs(in); err != nil {
-		return cache.Key{}, err
-	}
-	return k.Sum(), nil
-}
