@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // The stress conditions a packed binary must survive: a start-up stub that copies or
@@ -62,16 +63,22 @@ func stressCheck(ctx context.Context, t Target, in, out, dir string) error {
 		}
 		test := *t.Test
 		test.Args = append(append([]string(nil), c.args...), test.Args...)
-		want, err := smoke.Run(ctx, &test, smoke.Cmd{Args: []string{in}, Env: c.env, Dir: dir})
+		err := patiently(ctx, &test, func(test *manifest.Test) error {
+			want, err := smoke.Run(ctx, test, smoke.Cmd{Args: []string{in}, Env: c.env, Dir: dir})
+			if err != nil {
+				return fmt.Errorf("%s, before the pass: %w", c.what, err)
+			}
+			got, err := smoke.Run(ctx, test, smoke.Cmd{Args: []string{out}, Env: c.env, Dir: dir})
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.what, err)
+			}
+			if d := resultDiff(want, got); d != "" {
+				return fmt.Errorf("%s the result differs from the binary before the pass: %s", c.what, d)
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("%s, before the pass: %w", c.what, err)
-		}
-		got, err := smoke.Run(ctx, &test, smoke.Cmd{Args: []string{out}, Env: c.env, Dir: dir})
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.what, err)
-		}
-		if d := resultDiff(want, got); d != "" {
-			return fmt.Errorf("%s the result differs from the binary before the pass: %s", c.what, d)
+			return err
 		}
 	}
 	return nil

@@ -118,7 +118,26 @@ func (c *checker) run(ctx context.Context, path string) error {
 	if c.t.Test == nil {
 		return smoke.Starts(ctx, smoke.Cmd{Args: []string{path}, Env: c.t.Env, Dir: c.dir}, startWindow)
 	}
-	return Smoke(ctx, c.t.Test, path, c.t.Env, c.dir)
+	return patiently(ctx, c.t.Test, func(test *manifest.Test) error { return Smoke(ctx, test, path, c.t.Env, c.dir) })
+}
+
+// signalTries is how many times a check of a program that its smoke test sends a
+// signal is tried, each time waiting twice as long before the signal: on a loaded
+// machine a program can start too slowly to have installed its handler by then (a
+// packed one decodes itself first), and the load must not decide which passes a
+// build keeps.
+const signalTries = 3
+
+// patiently runs check with test, and again with longer waits before the signal while
+// it fails and the test sends one.
+func patiently(ctx context.Context, test *manifest.Test, check func(*manifest.Test) error) error {
+	err := check(test)
+	for try := 1; err != nil && try < signalTries && test.Signal != "" && ctx.Err() == nil; try++ {
+		longer := *test
+		longer.After = test.After << try
+		err = check(&longer)
+	}
+	return err
 }
 
 // check implements shrink.Check.
