@@ -6,11 +6,8 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 
-	"github.com/minimalbuild/minimal/magefiles/internal/pack"
-	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
-	"github.com/minimalbuild/minimal/magefiles/manifest"
+	"github.com/minimalbuild/minimal/magefiles/internal/pack/stubbuild"
 	//mage:import
 	"github.com/minimalbuild/minimal/magefiles/targets"
 )
@@ -20,9 +17,5 @@ var Default = targets.Build
 
 // Stubs rebuilds the packer's start-up stubs (magefiles/internal/pack/stub/stub_*.bin) from their C and assembly sources with the pinned zig; commit the result.
 func Stubs(ctx context.Context) error {
-	z, err := toolchain.Zig(ctx, manifest.DefaultZig)
-	if err != nil {
-		return err
-	}
-	return pack.BuildStubs(ctx, z, filepath.Join("magefiles", "internal", "pack", "stub"))
+	return stubbuild.Rebuild(ctx, ".")
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 )
 
 // The keys of each mapping in the schema, in the order the documentation gives them.
@@ -114,7 +116,7 @@ func (d *decoder) manifest(top *yaml.Node) *Manifest {
 		case "toolchains":
 			for _, t := range d.mapping(e.v, e.path, toolchainKeys, nil) {
 				if s, ok := d.scalar(t.v, t.path); ok && !isNull(t.v) {
-					if !zigVersion.MatchString(s) {
+					if !ValidZigVersion(s) {
 						d.errorf(t.v, t.path, "invalid zig version %q; want a version such as %s", s, DefaultZig)
 					}
 					m.Toolchains.Zig = s
@@ -159,11 +161,9 @@ func (d *decoder) manifest(top *yaml.Node) *Manifest {
 }
 
 var (
-	appName    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
-	zigVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.+-]+)?$`)
-	tagName    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	macroName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	userID     = regexp.MustCompile(`^([0-9]+)(?::([0-9]+))?$`)
+	tagName   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	macroName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	userID    = regexp.MustCompile(`^([0-9]+)(?::([0-9]+))?$`)
 )
 
 // layer decodes an app, the defaults section, or a target override. It returns nil if
@@ -191,8 +191,8 @@ func (d *decoder) layer(n *yaml.Node, p string, kind layerKind) *layer {
 		switch e.key {
 		case "name":
 			if s, ok := d.scalar(e.v, e.path); ok {
-				if !appName.MatchString(s) {
-					d.errorf(e.v, e.path, "invalid app name %q; want lowercase letters, digits, '.', '_' and '-', starting with a letter or digit", s)
+				if !ValidAppName(s) {
+					d.errorf(e.v, e.path, "invalid app name %q; want %s", s, AppNameRule)
 				}
 				l.name = s
 			}
@@ -279,11 +279,7 @@ func (d *decoder) platforms(n *yaml.Node, p string) []Platform {
 	return out
 }
 
-var (
-	langs        = []string{LangGo, LangC, LangAsm}
-	shrinkPasses = []string{"strip", "sstrip", "pack"}
-	signals      = []string{"TERM", "INT", "HUP", "QUIT", "KILL", "USR1", "USR2"}
-)
+var langs = []string{LangGo, LangC, LangAsm}
 
 // field decodes one of the Fields keys into l.
 func (d *decoder) field(l *layer, e entry) {
@@ -320,8 +316,8 @@ func (d *decoder) field(l *layer, e entry) {
 		}
 	case "shrink":
 		f.Shrink = d.stringList(e.v, e.path, func(s string) string {
-			if !slices.Contains(shrinkPasses, s) {
-				return fmt.Sprintf("unknown shrink pass %q; want one of %s", s, strings.Join(shrinkPasses, ", "))
+			if passes := passname.All(); !slices.Contains(passes, s) {
+				return fmt.Sprintf("unknown shrink pass %q; want one of %s", s, strings.Join(passes, ", "))
 			}
 			return ""
 		})
@@ -444,9 +440,9 @@ func (d *decoder) ports(n *yaml.Node, p string) []string {
 	out := make([]string, 0, len(items))
 	seen := make(map[string]bool)
 	for _, it := range items {
-		port, ok := normalizePort(it.s)
+		port, err := NormalizePort(it.s)
 		switch {
-		case !ok:
+		case err != nil:
 			d.errorf(it.n, it.path, "invalid port %q; want N, N/tcp or N/udp with N from 1 to 65535", it.s)
 		case seen[port]:
 			d.errorf(it.n, it.path, "port %q listed twice", port)
@@ -456,21 +452,6 @@ func (d *decoder) ports(n *yaml.Node, p string) []string {
 		}
 	}
 	return out
-}
-
-func normalizePort(s string) (string, bool) {
-	num, proto, found := strings.Cut(s, "/")
-	if !found {
-		proto = "tcp"
-	}
-	if proto != "tcp" && proto != "udp" {
-		return "", false
-	}
-	n, err := strconv.ParseUint(num, 10, 32)
-	if err != nil || n < 1 || n > 65535 {
-		return "", false
-	}
-	return strconv.FormatUint(n, 10) + "/" + proto, true
 }
 
 // files decodes image.files.
@@ -570,8 +551,8 @@ func (d *decoder) test(n *yaml.Node, p string) *Test {
 			t.Exit = code
 		case "signal":
 			sig := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-			if !slices.Contains(signals, sig) {
-				d.errorf(e.v, e.path, "unknown signal %q; want one of %s, with or without SIG", s, strings.Join(signals, ", "))
+			if _, ok := Signal(sig); !ok {
+				d.errorf(e.v, e.path, "unknown signal %q; want one of %s, with or without SIG", s, strings.Join(SignalNames(), ", "))
 				continue
 			}
 			t.Signal = sig

@@ -44,7 +44,8 @@ const (
 const (
 	// DefaultZig is the zig version when toolchains.zig is not set.
 	DefaultZig = "0.11.0"
-	// DefaultUser is the image user when image.user is not set: a non-root uid.
+	// DefaultUser is the image user when image.user is not set: a non-root uid, as in
+	// ko and distroless.
 	DefaultUser = "65532"
 	// DefaultAfter is how long a smoke test waits before sending test.signal when
 	// test.after is not set.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 )
 
 // App returns the app called name.
@@ -44,7 +46,7 @@ func (m *Manifest) Spec(app *App, p Platform) (Spec, error) {
 		f.Output = OutputELF
 	}
 	if f.Shrink == nil {
-		f.Shrink = []string{"strip"}
+		f.Shrink = []string{passname.Strip}
 		if f.Output == OutputFlat {
 			f.Shrink = []string{}
 		}

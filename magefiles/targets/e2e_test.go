@@ -21,22 +21,16 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/registrytest"
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/smoke"
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
-// need skips the test when a tool is missing, naming the Debian package to install; under
-// CI=true a missing tool fails the test instead.
+// need skips the test when a tool is missing, naming the Debian package to install (each
+// has the tool's name); under CI=true a missing tool fails the test instead.
 func need(t testing.TB, tools ...string) {
 	t.Helper()
-	pkgs := map[string]string{"umoci": "umoci", "runc": "runc", "skopeo": "skopeo", "docker-registry": "docker-registry", "nasm": "nasm"}
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("%s not found: apt-get install %s", tool, pkgs[tool])
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
+		testenv.Tool(t, tool, tool)
 	}
 }
 
@@ -52,51 +46,10 @@ func repoRoot(t testing.TB) string {
 func copyRepo(t testing.TB, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "repo")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if rel == ".git" || (strings.HasPrefix(rel, "images"+string(filepath.Separator)) && d.Name() != ".gitkeep") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case info.Mode().IsRegular():
-			return copyFile(p, target, info.Mode().Perm())
-		}
-		return nil
+	testenv.CopyTree(t, dst, src, func(rel string, d fs.DirEntry) bool {
+		return rel == ".git" || (strings.HasPrefix(rel, "images"+string(filepath.Separator)) && d.Name() != ".gitkeep")
 	})
-	if err != nil {
-		t.Fatalf("copying the repository: %v", err)
-	}
 	return dst
-}
-
-func copyFile(src, dst string, mode fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func readReport(t testing.TB, dir string) *report.Report {
@@ -352,7 +305,7 @@ func runInContainer(t *testing.T, ref string, s manifest.Spec) {
 		t.Fatalf("runc run %s: %v\nstderr: %s", ref, err, res.Stderr)
 	}
 	// runc reports a container that a signal ended as exit 128+n, the way a shell does.
-	if sig := smoke.Signals[test.Signal]; test.Signal != "" && res.Signal == 0 && res.Exit == 128+int(sig) {
+	if sig, _ := manifest.Signal(test.Signal); test.Signal != "" && res.Signal == 0 && res.Exit == 128+int(sig) {
 		res.Exit, res.Signal = -1, sig
 	}
 	if err := smoke.Check(&test, res); err != nil {

@@ -3,8 +3,6 @@ package targets_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +20,8 @@ import (
 
 	"github.com/minimalbuild/minimal/magefiles/internal/registrytest"
 	"github.com/minimalbuild/minimal/magefiles/internal/synth"
-	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv/zigtest"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -92,11 +91,7 @@ type monorepoTool struct {
 func BenchmarkMonorepo(b *testing.B) {
 	ctx := context.Background()
 	root := repoRoot(b)
-	zig, err := toolchain.Zig(ctx, manifest.DefaultZig, toolchain.WithZigLog(io.Discard))
-	if err != nil {
-		b.Skipf("resolving zig %s (the C and assembly apps need it): %v", manifest.DefaultZig, err)
-	}
-	tools := []*monorepoTool{minimalTool(zig.Path()), koTool(b.TempDir())}
+	tools := []*monorepoTool{minimalTool(zigtest.Pinned(b).Path()), koTool(b.TempDir())}
 	for _, n := range []int{10, 100} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			apps, err := synth.Apps(n)
@@ -220,9 +215,7 @@ func newMonorepo(b *testing.B, root, dir string, n int) (string, caches) {
 	b.Helper()
 	repo := filepath.Join(dir, "repo")
 	for _, name := range []string{"go.mod", "go.sum", "magefiles"} {
-		if err := copyTree(filepath.Join(root, name), filepath.Join(repo, name)); err != nil {
-			b.Fatalf("copying %s: %v", name, err)
-		}
+		testenv.CopyTree(b, filepath.Join(repo, name), filepath.Join(root, name), nil)
 	}
 	if err := synth.Generate(repo, n); err != nil {
 		b.Fatal(err)
@@ -234,33 +227,6 @@ func newMonorepo(b *testing.B, root, dir string, n int) (string, caches) {
 		}
 	}
 	return repo, c
-}
-
-// copyTree copies the file or directory src to dst.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		switch {
-		case err != nil:
-			return err
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case info.Mode().IsRegular():
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			return copyFile(p, target, info.Mode().Perm())
-		}
-		return nil
-	})
 }
 
 // toolEnv is this process's environment with the given variables set.

@@ -173,6 +173,11 @@ func Clean() error {
 	return outdir.Clean(filepath.Join(m.Root, outdir.Name))
 }
 
+// Prune removes from the local action cache the outputs no build has used for $MINIMAL_CACHE_MAX_AGE (a duration such as 168h; the default is 720h, 30 days), and the temporary files of killed builds.
+func Prune() error {
+	return prune(os.Stdout)
+}
+
 // build loads the manifest and runs the pipeline with opts.
 func build(ctx context.Context, opts ...pipeline.Option) error {
 	m, err := load()

@@ -12,8 +12,9 @@ import (
 )
 
 // DefaultUser is the user an app's image runs as when its settings name none: a
-// non-root uid, as ko's default base images use.
-const DefaultUser = "65532"
+// non-root uid, as ko's default base images use. The manifest defines it, as it
+// defines the rest of minimal.yaml's vocabulary, and fills it into every app.
+const DefaultUser = manifest.DefaultUser
 
 // DataPathEnv is the variable that tells an app where its data directory is: DataDir
 // in its image.

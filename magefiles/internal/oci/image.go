@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // createdBy is what each layer's history entry says made it.
@@ -30,8 +30,8 @@ type Config struct {
 	WorkingDir string
 	// User is the uid[:gid] the process runs as; empty means root.
 	User string
-	// ExposedPorts lists ports as port or port/protocol (tcp, udp or sctp);
-	// a bare port means tcp.
+	// ExposedPorts lists ports as minimal.yaml's image.ports does, port or
+	// port/protocol (tcp or udp); a bare port means tcp (manifest.NormalizePort).
 	ExposedPorts []string
 	// Labels are the config's labels.
 	Labels map[string]string
@@ -130,20 +130,11 @@ func exposedPorts(ports []string) (map[string]struct{}, error) {
 	}
 	set := make(map[string]struct{}, len(ports))
 	for _, p := range ports {
-		num, proto, found := strings.Cut(p, "/")
-		if !found {
-			proto = "tcp"
+		port, err := manifest.NormalizePort(p)
+		if err != nil {
+			return nil, err
 		}
-		n, err := strconv.ParseUint(num, 10, 16)
-		if err != nil || n == 0 || num[0] == '0' {
-			return nil, fmt.Errorf("exposed port %q: want a port from 1 to 65535", p)
-		}
-		switch proto {
-		case "tcp", "udp", "sctp":
-		default:
-			return nil, fmt.Errorf("exposed port %q: want protocol tcp, udp or sctp", p)
-		}
-		set[num+"/"+proto] = struct{}{}
+		set[port] = struct{}{}
 	}
 	return set, nil
 }

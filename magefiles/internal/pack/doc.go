@@ -128,10 +128,11 @@
 // # Building the stub
 //
 // The stubs are committed as stub/stub_amd64.bin and stub/stub_386.bin and
-// embedded; BuildStubs rebuilds them with the pinned zig (zig cc -target
-// x86_64-linux-musl and x86-linux-musl, freestanding, -Os, no build ID, no
-// paths in the output). It links each stub at two addresses and refuses
-// bytes that differ, so the stub is position-independent and the packer
-// can place it anywhere; TestStubsUpToDate checks that the committed bytes
-// are what the sources build to.
+// embedded, so this package never compiles anything. The developer tool
+// stubbuild (`go tool mage stubs`) rebuilds them with the pinned zig (zig cc
+// -target x86_64-linux-musl and x86-linux-musl, freestanding, -Os, no build
+// ID, no paths in the output). It links each stub at two addresses and
+// refuses bytes that differ, so the stub is position-independent and the
+// packer can place it anywhere; its TestStubsUpToDate checks that the
+// committed bytes are what the sources build to.
 package pack

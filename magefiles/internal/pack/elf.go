@@ -20,7 +20,6 @@ const (
 	ptLoad     = 1
 	ptDynamic  = 2
 	ptInterp   = 3
-	ptPhdr     = 6
 	ptGNUStack = 0x6474e551
 
 	pfX = 1

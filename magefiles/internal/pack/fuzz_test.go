@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 )
+
+var update = flag.Bool("update", false, "rewrite the committed seed corpus under testdata/fuzz")
 
 // fuzzSeeds are the inputs committed under testdata/fuzz/FuzzPack, by
 // file name.

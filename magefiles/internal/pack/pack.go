@@ -180,7 +180,7 @@ func search(streams []piece, o options) ([]encoding, error) {
 		wg.Wait()
 	}
 
-	var first, all []*job
+	var first []*job
 	for i, s := range streams {
 		if s.filtered > 0 {
 			for k, kind := range o.kinds {
@@ -193,7 +193,6 @@ func search(streams []piece, o options) ([]encoding, error) {
 		}
 	}
 	run(first)
-	all = append(all, first...)
 
 	best := make([]*job, len(streams))
 	pick := func(jobs []*job) error {

@@ -19,6 +19,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/files"
 )
 
 // RefName is the annotation that names the entries of a layout's
@@ -277,7 +279,7 @@ func createLayout(ctx context.Context, dir string) (err error) {
 	if err := writeTopIndex(ctx, tmp, emptyIndex()); err != nil {
 		return err
 	}
-	err = writeAtomic(ctx, filepath.Join(tmp, "oci-layout"), func(w io.Writer) error {
+	err = files.Write(ctx, filepath.Join(tmp, "oci-layout"), 0o644, func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "{\"imageLayoutVersion\":%q}", layoutVersion)
 		return err
 	})
@@ -293,7 +295,7 @@ func createLayout(ctx context.Context, dir string) (err error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	return syncDir(parent)
+	return files.SyncDir(parent)
 }
 
 func emptyIndex() *v1.IndexManifest {
@@ -321,7 +323,7 @@ func writeTopIndex(ctx context.Context, dir string, im *v1.IndexManifest) error 
 	if err != nil {
 		return err
 	}
-	return writeAtomic(ctx, filepath.Join(dir, "index.json"), func(w io.Writer) error {
+	return files.Write(ctx, filepath.Join(dir, "index.json"), 0o644, func(w io.Writer) error {
 		_, err := w.Write(append(raw, '\n'))
 		return err
 	})
@@ -454,7 +456,7 @@ func writeBlob(ctx context.Context, dir string, b blob) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	err := writeAtomic(ctx, path, func(w io.Writer) error {
+	err := files.Write(ctx, path, 0o644, func(w io.Writer) error {
 		rc, err := b.open()
 		if err != nil {
 			return err

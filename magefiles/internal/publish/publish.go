@@ -2,14 +2,12 @@ package publish
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"regexp"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/files"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // Interface publishes one app's images.
@@ -34,13 +32,11 @@ type Result struct {
 // defaultTag is the tag used when an app has none.
 const defaultTag = "latest"
 
-// appName is the form of an app name, the same as in minimal.yaml. It keeps
-// names safe in file names and in skopeo's and umoci's "dir:name" syntax.
-var appName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
-
+// checkApp refuses a name that is not an app name of minimal.yaml, which keeps names
+// safe in file names and in skopeo's and umoci's "dir:name" syntax.
 func checkApp(app string) error {
-	if !appName.MatchString(app) {
-		return fmt.Errorf("invalid app name %q: want lowercase letters, digits, '.', '_' and '-', starting with a letter or digit", app)
+	if !manifest.ValidAppName(app) {
+		return fmt.Errorf("invalid app name %q: want %s", app, manifest.AppNameRule)
 	}
 	return nil
 }
@@ -69,67 +65,5 @@ func (m multi) Publish(ctx context.Context, app string, idx v1.ImageIndex, tags 
 	return all, nil
 }
 
-// tmpPrefix starts the name of every temporary file a publisher writes.
-const tmpPrefix = ".tmp-"
-
-// writeAtomic writes what write produces to path: into a temporary file in
-// the same directory, synced, then renamed over path with mode 0644. On an
-// error, or if ctx ends first, path is left as it was.
-func writeAtomic(ctx context.Context, path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(ctxWriter{ctx, tmp}); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
-}
-
-// ctxWriter stops writing once ctx ends, so an interrupt stops a long write.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
-}
+// tmpPrefix starts the name of every temporary file and directory a publisher writes.
+const tmpPrefix = files.TempPrefix

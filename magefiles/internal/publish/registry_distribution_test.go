@@ -19,6 +19,7 @@ import (
 
 	"github.com/minimalbuild/minimal/magefiles/internal/publish"
 	"github.com/minimalbuild/minimal/magefiles/internal/registrytest"
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
 )
 
 // uploadCounter is a transport that counts the blob upload requests
@@ -52,7 +53,7 @@ func (u *uploadCounter) take() int {
 // skopeo, then pushes it again.
 func TestRegistryDistribution(t *testing.T) {
 	host := registrytest.Start(t)
-	skopeo := needTool(t, "skopeo", "skopeo")
+	skopeo := testenv.Tool(t, "skopeo", "skopeo")
 
 	idx := appIndex(t, "hello", "v1")
 	d := digestOf(t, idx)

@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/files"
 )
 
 // Tarball returns a publisher that writes one `docker load` tarball per app
@@ -91,7 +93,7 @@ func (p *tarballPublisher) publish(ctx context.Context, app string, idx v1.Image
 	}
 	var rs []Result
 	for _, e := range entries {
-		err := writeAtomic(ctx, e.path, func(w io.Writer) error {
+		err := files.Write(ctx, e.path, 0o644, func(w io.Writer) error {
 			return tarball.Write(ref, e.img, w)
 		})
 		if err != nil {

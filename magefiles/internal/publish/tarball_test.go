@@ -194,3 +194,19 @@ func TestMulti(t *testing.T) {
 		t.Errorf("the publisher after a failure ran: %s exists", later)
 	}
 }
+
+func TestTarballName(t *testing.T) {
+	tests := []struct {
+		platform v1.Platform
+		want     string
+	}{
+		{v1.Platform{OS: "linux", Architecture: "amd64"}, "hello-amd64.tar"},
+		{v1.Platform{OS: "linux", Architecture: "386"}, "hello-386.tar"},
+		{v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, "hello-arm-v7.tar"}, // two variants of one arch get two files
+	}
+	for _, tt := range tests {
+		if got := publish.TarballName("hello", tt.platform); got != tt.want {
+			t.Errorf("TarballName(hello, %v) = %q, want %q", tt.platform, got, tt.want)
+		}
+	}
+}

@@ -17,22 +17,8 @@ import (
 
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/publish"
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
 )
-
-// needTool returns the path of a tool the test runs, skipping the test when
-// it is missing, except in CI, where every tool must be installed.
-func needTool(t *testing.T, tool, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not on PATH; CI must install the Debian package %s", tool, debianPackage)
-	}
-	t.Skipf("%s is not on PATH; install the Debian package %s (apt-get install %s) to run this test", tool, debianPackage, debianPackage)
-	return ""
-}
 
 // run runs a command and returns its standard output, failing the test with
 // its standard error.
@@ -51,9 +37,9 @@ func run(t *testing.T, env []string, name string, args ...string) []byte {
 // TestLayoutTools publishes a real static binary for two platforms and reads
 // the layout with skopeo and umoci, the tools users point at it.
 func TestLayoutTools(t *testing.T) {
-	skopeo := needTool(t, "skopeo", "skopeo")
-	umoci := needTool(t, "umoci", "umoci")
-	goTool := needTool(t, "go", "golang-go")
+	skopeo := testenv.Tool(t, "skopeo", "skopeo")
+	umoci := testenv.Tool(t, "umoci", "umoci")
+	goTool := testenv.Tool(t, "go", "golang-go")
 
 	tmp := t.TempDir()
 	bins := map[string][]byte{}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
 )
 
 // Binary is the name of Debian's registry program.
@@ -51,13 +53,7 @@ http:
 // instead when $CI is true.
 func Start(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath(Binary)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not on PATH; CI must install the Debian package docker-registry", Binary)
-		}
-		t.Skipf("%s is not on PATH; install it with apt-get install docker-registry to run this test", Binary)
-	}
+	bin := testenv.Tool(t, Binary, "docker-registry")
 	dir := t.TempDir()
 	// Another process may take the free port before the registry does;
 	// then try another.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 )
 
 // Report is the size report of a build, written to report.json and printed as a table.
@@ -74,7 +76,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, a := range r.Apps {
 		for _, p := range a.Platforms {
 			for i, st := range p.Steps {
-				if st.Pass != "pack" || st.Skipped != "" || i == 0 {
+				if st.Pass != passname.Pack || st.Skipped != "" || i == 0 {
 					continue
 				}
 				unpacked := p.Steps[i-1].Bytes

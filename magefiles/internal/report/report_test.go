@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -127,12 +129,7 @@ func TestSVGGolden(t *testing.T) {
 // would, and checks that a PNG of the chart's size comes out. MINIMAL_CHART_PNG=DIR keeps
 // the PNG there to look at.
 func TestSVGRenders(t *testing.T) {
-	if _, err := exec.LookPath("rsvg-convert"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("rsvg-convert not found: apt-get install librsvg2-bin")
-		}
-		t.Skip("rsvg-convert not found: apt-get install librsvg2-bin")
-	}
+	testenv.Tool(t, "rsvg-convert", "librsvg2-bin")
 	var svg bytes.Buffer
 	if err := sampleReport().WriteSVG(&svg, Classic); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 )
 
 // Reference is a size to compare with, drawn as a dashed line across the chart.
@@ -28,9 +30,9 @@ var Classic = []Reference{
 var passColors = map[string]string{
 	"compile":       "#c6dbef",
 	"compile+strip": "#9ecae1",
-	"strip":         "#9ecae1",
-	"sstrip":        "#4292c6",
-	"pack":          "#08519c",
+	passname.Strip:  "#9ecae1",
+	passname.SStrip: "#4292c6",
+	passname.Pack:   "#08519c",
 }
 
 const otherColor = "#6baed6"

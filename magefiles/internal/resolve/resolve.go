@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // Scheme starts a reference to an app's image: minimal://<app>.
@@ -20,9 +22,6 @@ const Scheme = "minimal://"
 // ErrUnknownApp is the error, wrapped in an *Error, of a reference to an
 // app that Check was not told of.
 var ErrUnknownApp = errors.New("unknown app")
-
-// appName is the form of an app name in minimal.yaml.
-var appName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
 // imageRef is what a replacement may hold: the characters of an image
 // reference, none of which changes the meaning of YAML text around it.
@@ -182,7 +181,7 @@ func scan(data []byte, file string) ([]site, []*yaml.Node, error) {
 				return
 			}
 			s := site{ref: Ref{App: strings.TrimPrefix(n.Value, Scheme), File: file, Line: n.Line, Column: n.Column}, node: n}
-			if !appName.MatchString(s.ref.App) {
+			if !manifest.ValidAppName(s.ref.App) {
 				walkErr = s.errorf("%q does not name an app: want %s<app>, the app's name as in minimal.yaml", n.Value, Scheme)
 				return
 			}

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
 )
 
 // run is one invocation of a test binary and what it must produce.
@@ -31,9 +33,10 @@ type run struct {
 type realBinary struct {
 	name  string
 	why   string
-	tools []string // must be on PATH
-	// probe, when set, reports why the toolchain cannot build the binary.
-	probe func(ctx context.Context) string
+	tools []string // must be on PATH; debianPackages says where each comes from
+	// probe, when set, reports why the toolchain cannot build the binary; installing
+	// gcc-multilib is the remedy.
+	probe func(ctx context.Context) error
 	build func(ctx context.Context, dir string) (string, error)
 	runs  []run
 	goBin bool
@@ -168,14 +171,10 @@ func TestSStripRealBinaries(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			for _, tool := range bin.tools {
-				if _, err := exec.LookPath(tool); err != nil {
-					missing(t, tool+" is not on PATH")
-				}
+				testenv.Tool(t, tool, debianPackages[tool])
 			}
 			if bin.probe != nil {
-				if reason := bin.probe(ctx); reason != "" {
-					missing(t, reason)
-				}
+				testenv.Require(t, bin.probe(ctx), "apt-get install gcc-multilib")
 			}
 			dir := t.TempDir()
 			path, err := bin.build(ctx, dir)
@@ -307,27 +306,20 @@ func runBinary(ctx context.Context, path string, args []string) (result, error) 
 	return res, nil
 }
 
-// missing skips the test for a missing tool, or fails it under CI, where
-// every tool must be present.
-func missing(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (required when CI=true)", reason)
-	}
-	t.Skip(reason)
-}
+// debianPackages are the Debian packages of the tools the binaries are built with.
+var debianPackages = map[string]string{"go": "golang-go", "gcc": "gcc"}
 
 // multilib reports why gcc -m32 cannot link a static C program against
 // libc, or "" when it can.
-func multilib(ctx context.Context) string {
+func multilib(ctx context.Context) error {
 	out, err := exec.CommandContext(ctx, "gcc", "-m32", "-print-file-name=libc.a").Output()
 	if err != nil {
-		return "gcc -m32 does not work: " + err.Error()
+		return fmt.Errorf("gcc -m32 does not work: %w", err)
 	}
 	if !filepath.IsAbs(strings.TrimSpace(string(out))) {
-		return "gcc -m32 finds no 32-bit libc.a (install gcc-multilib)"
+		return errors.New("gcc -m32 finds no 32-bit libc.a")
 	}
-	return ""
+	return nil
 }
 
 // goBuild builds testdata/gohello for linux/goarch the way the toolchain

@@ -18,6 +18,12 @@
 // Step. A Run given WithSkip also keeps the input of a pass that fails, or
 // whose Check fails, when the caller allows it for that pass.
 //
+// Each Pass also declares what its caller's checks need to know: Stub, when
+// the pass puts code of its own in front of the program (pack does), and
+// SkipByDefault, when a failure keeps the pass's input unless the app says
+// otherwise (pack again). The names themselves come from package passname,
+// which the manifest also reads, so neither imports the other.
+//
 // # sstrip
 //
 // SStrip removes what the Linux kernel never loads from a static x86

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/pack"
+	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 )
 
 // Kind says at which point of a build a pass does its work.
@@ -34,7 +35,7 @@ func (k Kind) String() string {
 
 // Pass is one shrink pass that an app's shrink: list can name.
 type Pass struct {
-	// Name is the pass's name in minimal.yaml.
+	// Name is the pass's name in minimal.yaml, one of passname's.
 	Name string
 	// Kind says whether the toolchain applies the pass or Apply does.
 	Kind Kind
@@ -59,22 +60,22 @@ var ErrUnknownPass = errors.New("unknown shrink pass")
 // registry holds every pass, in the order Passes lists them.
 var registry = []Pass{
 	{
-		Name:    "strip",
+		Name:    passname.Strip,
 		Kind:    CompileTime,
 		Summary: "the linker leaves out the symbol table and debug information",
 	},
 	{
-		Name:    "sstrip",
+		Name:    passname.SStrip,
 		Kind:    PostLink,
 		Summary: "drops the section headers and every byte the kernel does not load",
 		apply:   SStrip,
 	},
 	{
-		Name:    "pack",
-		Kind:    PostLink,
-		Summary: "compresses the program behind a stub that decodes it in place at start-up",
-		apply:   packPass,
-
+		// A program the packer cannot handle still ships, unpacked.
+		Name:          passname.Pack,
+		Kind:          PostLink,
+		Summary:       "compresses the program behind a stub that decodes it in place at start-up",
+		apply:         packPass,
 		Stub:          true,
 		SkipByDefault: true,
 	},

@@ -9,16 +9,20 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 )
 
 func TestRegistry(t *testing.T) {
 	type entry struct {
-		Name string
-		Kind string
+		Name          string
+		Kind          string
+		Stub          bool
+		SkipByDefault bool
 	}
 	var got []entry
 	for _, p := range Passes() {
-		got = append(got, entry{p.Name, p.Kind.String()})
+		got = append(got, entry{p.Name, p.Kind.String(), p.Stub, p.SkipByDefault})
 		if p.Summary == "" {
 			t.Errorf("pass %s has no summary", p.Name)
 		}
@@ -26,11 +30,18 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("pass %s: kind %v but apply set = %v", p.Name, p.Kind, p.apply != nil)
 		}
 	}
-	want := []entry{{"strip", "compile-time"}, {"sstrip", "post-link"}, {"pack", "post-link"}}
+	// Only pack puts a stub in front of the program, and only its failures are skipped
+	// by default: a program the packer cannot handle still ships, unpacked.
+	want := []entry{
+		{"strip", "compile-time", false, false},
+		{"sstrip", "post-link", false, false},
+		{"pack", "post-link", true, true},
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Passes() mismatch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"strip", "sstrip", "pack"}, Names()); diff != "" {
+	// minimal.yaml accepts exactly the passes there are.
+	if diff := cmp.Diff(passname.All(), Names()); diff != "" {
 		t.Errorf("Names() mismatch (-want +got):\n%s", diff)
 	}
 }

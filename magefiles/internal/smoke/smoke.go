@@ -42,12 +42,6 @@ type Result struct {
 	Signal syscall.Signal
 }
 
-// Signals are the signal names a test may send, without the SIG prefix.
-var Signals = map[string]syscall.Signal{
-	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "KILL": syscall.SIGKILL,
-	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM,
-}
-
 // Run runs c with t's args and, when t has a signal, sends it after t.After. It returns
 // an error only when the command could not be run or did not end; compare the Result
 // with Check.
@@ -73,7 +67,7 @@ func Run(ctx context.Context, t *manifest.Test, c Cmd) (Result, error) {
 	}
 	var stopErr error
 	if t.Signal != "" {
-		sig, ok := Signals[t.Signal]
+		sig, ok := manifest.Signal(t.Signal)
 		if !ok {
 			return Result{}, fmt.Errorf("unknown signal %q", t.Signal)
 		}
@@ -135,7 +129,7 @@ func Check(t *manifest.Test, r Result) error {
 	want("stdout", r.Stdout, t.Stdout, t.StdoutContains)
 	want("stderr", r.Stderr, t.Stderr, t.StderrContains)
 	switch {
-	case r.Signal != 0 && t.Signal != "" && r.Signal == Signals[t.Signal]:
+	case r.Signal != 0 && t.Signal != "" && sent(t.Signal) == r.Signal:
 		// Ended by the signal the test sent: that is the expected way to end.
 	case r.Signal != 0:
 		m.Problems = append(m.Problems, fmt.Sprintf("ended by signal %v, want exit %d", r.Signal, t.Exit))
@@ -182,4 +176,10 @@ func Starts(parent context.Context, c Cmd, d time.Duration) error {
 		return fmt.Errorf("%s crashed within %v: %v", c.Args[0], d, ws.Signal())
 	}
 	return nil
+}
+
+// sent is the signal a test's signal: names.
+func sent(name string) syscall.Signal {
+	sig, _ := manifest.Signal(name)
+	return sig
 }

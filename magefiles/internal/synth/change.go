@@ -8,13 +8,12 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // revisionRE matches the revision in an app's greeting.
 var revisionRE = regexp.MustCompile(`revision ([0-9]+)`)
-
-// nameRE matches app names, as minimal.yaml allows them.
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
 // Change makes a one-app change in the monorepo at dir: it increments the revision in
 // every source file of app, so that the app prints a different line and its binary
@@ -75,7 +74,7 @@ func Touch(dir, app string) error {
 
 // appFiles returns the regular files in app's directory under dir/apps.
 func appFiles(dir, app string) ([]string, error) {
-	if !nameRE.MatchString(app) || app == "." || app == ".." {
+	if !manifest.ValidAppName(app) {
 		return nil, fmt.Errorf("%q is not an app name", app)
 	}
 	appDir := filepath.Join(dir, "apps", app)

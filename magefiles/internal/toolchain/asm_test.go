@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -323,12 +324,7 @@ func TestAsmBuildErrors(t *testing.T) {
 // needNASM skips the test when nasm is not installed, except under CI=true.
 func needNASM(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("nasm"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs nasm: %v", err)
-		}
-		t.Skipf("nasm is not installed (apt-get install nasm): %v", err)
-	}
+	testenv.Tool(t, "nasm", "nasm")
 }
 
 func TestNASM(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -181,7 +182,7 @@ func cArgs(spec manifest.Spec, t Target, srcs []string, dir, out string) []strin
 
 // strips reports whether spec's shrink passes include strip, which the zig builders
 // apply at compile and link time.
-func strips(spec manifest.Spec) bool { return slices.Contains(spec.Shrink, "strip") }
+func strips(spec manifest.Spec) bool { return slices.Contains(spec.Shrink, passname.Strip) }
 
 // writeDiscardComment writes the discardComment script into dir when spec strips.
 func writeDiscardComment(dir string, spec manifest.Spec) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -24,33 +25,12 @@ var (
 )
 
 // pinnedZig is the zig version the example manifest pins.
-const pinnedZig = "0.11.0"
-
-var realZigOnce struct {
-	sync.Once
-	z   *ZigTool
-	err error
-}
+const pinnedZig = manifest.DefaultZig
 
 // realZig returns the pinned zig as a build would resolve it, from minimal's default
-// cache (fetching it with npm if the cache is empty). It skips the test under -short,
-// or when zig cannot be had, except under CI=true, where that fails it.
-func realZig(t *testing.T) *ZigTool {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds with the real zig; not in -short")
-	}
-	realZigOnce.Do(func() {
-		realZigOnce.z, realZigOnce.err = Zig(context.Background(), pinnedZig)
-	})
-	if err := realZigOnce.err; err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs zig %s: %v", pinnedZig, err)
-		}
-		t.Skipf("zig %s is not available (fetching it needs npm: apt-get install npm): %v", pinnedZig, err)
-	}
-	return realZigOnce.z
-}
+// cache (fetching it with npm if the cache is empty), as testenv.Zig does for every
+// package's tests.
+var realZig = testenv.Zig(func(ctx context.Context) (*ZigTool, error) { return Zig(ctx, pinnedZig) })
 
 // fixedZig returns a resolver that always returns z.
 func fixedZig(z *ZigTool) func(context.Context) (*ZigTool, error) {
@@ -462,31 +442,6 @@ func dirNames(t *testing.T, dir string) []string {
 	return names
 }
 
-// copyTree copies the regular files under src to dst.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestBuildsAreReproducibleAcrossDirectories(t *testing.T) {
 	z := realZig(t)
 	root := examplesRoot(t)
@@ -497,8 +452,8 @@ func TestBuildsAreReproducibleAcrossDirectories(t *testing.T) {
 	// Two copies of a repository, at different depths and with different names.
 	copies := []string{filepath.Join(t.TempDir(), "repo"), filepath.Join(t.TempDir(), "a", "much", "longer", "checkout")}
 	for _, c := range copies {
-		copyTree(t, filepath.Join(root, "apps"), filepath.Join(c, "apps"))
-		copyTree(t, filepath.Join(testdata, "file-macro"), filepath.Join(c, "file-macro"))
+		testenv.CopyTree(t, filepath.Join(c, "apps"), filepath.Join(root, "apps"), nil)
+		testenv.CopyTree(t, filepath.Join(c, "file-macro"), filepath.Join(testdata, "file-macro"), nil)
 	}
 	tests := []struct {
 		name    string

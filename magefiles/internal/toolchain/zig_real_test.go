@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv"
 )
 
 // TestRealZig fetches the pinned zig with the real npm into an empty cache, then builds
@@ -18,13 +20,7 @@ func TestRealZig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fetches and unpacks zig (about 70 MB down, 350 MB on disk); not in -short")
 	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs npm to fetch zig: %v", err)
-		}
-		t.Skipf("npm is not installed (apt-get install npm): %v", err)
-	}
+	npm := testenv.Tool(t, "npm", "npm")
 	if host := runtime.GOOS + "/" + runtime.GOARCH; host != zigHost {
 		t.Skipf("the zig package runs on %s, not %s", zigHost, host)
 	}

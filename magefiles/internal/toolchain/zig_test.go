@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 func TestZigFetchesOnceThenUsesTheCache(t *testing.T) {
@@ -375,7 +376,6 @@ func TestZigConcurrentResolvesInTwoProcessesFetchOnce(t *testing.T) {
 	type child struct {
 		cmd    *exec.Cmd
 		stdout strings.Builder
-		stderr io.Reader
 	}
 	children := make([]*child, 2)
 	done := make(chan string, 2)
@@ -652,7 +652,7 @@ func TestCacheDir(t *testing.T) {
 
 func TestPinnedZigDigests(t *testing.T) {
 	for version, digest := range zigIntegrity {
-		if !zigVersionRE.MatchString(version) {
+		if !manifest.ValidZigVersion(version) {
 			t.Errorf("pinned version %q is not a version", version)
 		}
 		b64, ok := strings.CutPrefix(digest, "sha512-")

@@ -1,0 +1,185 @@
+// Package stubbuild rebuilds the packer's start-up stubs from their C and assembly
+// sources with the pinned zig. It is a developer tool, run as `go tool mage stubs`, whose
+// output is committed: the pack package embeds the stubs and never builds them, so it
+// does not depend on the toolchain.
+package stubbuild
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/files"
+	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
+)
+
+// stubTarget is how one stub is built.
+type stubTarget struct {
+	arch  string   // GOARCH, in the file name stub_<arch>.bin
+	zig   []string // -target and -mcpu for zig cc
+	start string   // the entry and system call glue
+}
+
+var stubTargets = []stubTarget{
+	{arch: "amd64", zig: []string{"-target", "x86_64-linux-musl"}, start: "start_x86_64.S"},
+	// i686 keeps the 386 stub free of SSE, like the oldest CPUs Go's
+	// GO386=softfloat and gcc -m32 programs still run on.
+	{arch: "386", zig: []string{"-target", "x86-linux-musl", "-mcpu=i686"}, start: "start_i386.S"},
+}
+
+// stubFlags are the zig cc flags for every stub: small code without the C
+// library, position-independent, no stack protector (there is no thread
+// pointer yet), no vector code, no unwind tables, build ID or paths, so that
+// the bytes depend only on the sources and the zig version.
+var stubFlags = []string{
+	"-Os", "-fno-lto", "-ffreestanding", "-nostdlib", "-static", "-no-pie", "-fPIE",
+	"-fvisibility=hidden", "-fno-stack-protector", "-fno-asynchronous-unwind-tables",
+	"-fno-unwind-tables", "-fno-vectorize", "-fno-slp-vectorize", "-g0",
+	"-Wl,--build-id=none",
+}
+
+// stubBases are two load addresses the stub is linked at: the bytes must
+// be the same at both, which proves the stub position-independent.
+var stubBases = []uint64{0x10000, 0x230000}
+
+// Dir is the directory, relative to the repository's root, that holds the stubs'
+// sources and the stub_<arch>.bin files the pack package embeds.
+const Dir = "magefiles/internal/pack/stub"
+
+// Rebuild resolves the pinned zig (manifest.DefaultZig) as a build does and rebuilds the
+// stubs in root's Dir with Build.
+func Rebuild(ctx context.Context, root string) error {
+	zig, err := toolchain.Zig(ctx, manifest.DefaultZig)
+	if err != nil {
+		return err
+	}
+	return Build(ctx, zig, filepath.Join(root, filepath.FromSlash(Dir)))
+}
+
+// Build compiles the stub of every architecture from the sources in dir with zig and
+// writes its bytes beside them as stub_amd64.bin and stub_386.bin, the files the pack
+// package embeds. It links each stub at two addresses and fails unless the bytes are
+// the same, so a stub that is not position-independent is never written.
+func Build(ctx context.Context, zig *toolchain.ZigTool, dir string) error {
+	bins, err := Stubs(ctx, zig, dir)
+	if err != nil {
+		return err
+	}
+	for _, t := range stubTargets {
+		name := filepath.Join(dir, FileName(t.arch))
+		if err := files.WriteAtomic(name, bins[t.arch], 0o644); err != nil {
+			return fmt.Errorf("writing the stub: %w", err)
+		}
+	}
+	return nil
+}
+
+// FileName is the name of the file that holds the stub for arch, a GOARCH.
+func FileName(arch string) string { return "stub_" + arch + ".bin" }
+
+// Stubs compiles the stub of every architecture from the sources in dir with zig and
+// returns them by GOARCH, writing nothing in dir.
+func Stubs(ctx context.Context, zig *toolchain.ZigTool, dir string) (map[string][]byte, error) {
+	tmp, err := os.MkdirTemp("", "minimal-stub-")
+	if err != nil {
+		return nil, fmt.Errorf("building the stubs: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.CopyFS(tmp, os.DirFS(dir)); err != nil {
+		return nil, fmt.Errorf("building the stubs: %w", err)
+	}
+	script, err := os.ReadFile(filepath.Join(tmp, "stub.ld"))
+	if err != nil {
+		return nil, fmt.Errorf("building the stubs: %w", err)
+	}
+
+	bins := map[string][]byte{}
+	for _, t := range stubTargets {
+		var first []byte
+		for _, base := range stubBases {
+			ld := fmt.Sprintf("stub-%#x.ld", base)
+			text := strings.ReplaceAll(string(script), "STUB_BASE", fmt.Sprintf("%#x", base))
+			if err := os.WriteFile(filepath.Join(tmp, ld), []byte(text), 0o644); err != nil {
+				return nil, fmt.Errorf("building the %s stub: %w", t.arch, err)
+			}
+			out := fmt.Sprintf("stub-%s-%#x", t.arch, base)
+			args := append([]string{"cc"}, t.zig...)
+			args = append(args, stubFlags...)
+			args = append(args, "-ffile-prefix-map="+tmp+"=.", "-Wl,-T,"+ld, "-o", out, t.start, "stub.c")
+			cmd := zig.Command(ctx, args...)
+			cmd.Dir = tmp
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("building the %s stub: zig %s: %w\n%s", t.arch, strings.Join(args, " "), err, msg)
+			}
+			b, err := stubImage(filepath.Join(tmp, out), base)
+			if err != nil {
+				return nil, fmt.Errorf("building the %s stub: %w", t.arch, err)
+			}
+			if first == nil {
+				first = b
+			} else if !bytes.Equal(first, b) {
+				return nil, fmt.Errorf("building the %s stub: its bytes depend on its address: it is not position-independent", t.arch)
+			}
+		}
+		bins[t.arch] = first
+	}
+	return bins, nil
+}
+
+// stubImage returns the bytes of a linked stub from its entry point, which
+// must be the start of its only PT_LOAD segment, to stub_end.
+func stubImage(name string, base uint64) ([]byte, error) {
+	f, err := elf.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var load *elf.Prog
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD {
+			if load != nil {
+				return nil, errors.New("the stub has more than one PT_LOAD segment")
+			}
+			load = p
+		}
+	}
+	if load == nil || load.Vaddr != base || f.Entry != base {
+		return nil, fmt.Errorf("the stub does not start with _start at %#x", base)
+	}
+	if load.Flags&elf.PF_W != 0 || load.Filesz != load.Memsz {
+		return nil, errors.New("the stub has writable data")
+	}
+	// The stub must not load addresses from a global offset table: the
+	// table is not part of the image. 386 code computes the table's
+	// address to reach its data, which is fine; only the reserved entries
+	// may exist.
+	for _, s := range f.Sections {
+		if (s.Name == ".got" && s.Size > 0) || (s.Name == ".got.plt" && s.Size > 3*uint64(f.Class)*4) {
+			return nil, fmt.Errorf("the stub uses its global offset table (%s, %d bytes)", s.Name, s.Size)
+		}
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		return nil, err
+	}
+	end := uint64(0)
+	for _, s := range syms {
+		if s.Name == "stub_end" {
+			end = s.Value
+		}
+	}
+	if end <= base || end-base > load.Filesz {
+		return nil, errors.New("the stub has no stub_end inside its segment")
+	}
+	b := make([]byte, end-base)
+	if _, err := load.ReadAt(b, 0); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
