@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
-	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
+	"github.com/minimalbuild/minimal/magefiles/internal/pipeline"
 )
 
 // defaultMaxAge is how long Prune keeps an action that no build uses, unless
@@ -27,11 +26,11 @@ func prune(log io.Writer) error {
 		}
 		maxAge = d
 	}
-	root, err := toolchain.CacheDir()
+	dir, err := pipeline.CacheDir()
 	if err != nil {
 		return fmt.Errorf("prune: %w", err)
 	}
-	c, err := cache.Open(filepath.Join(root, "actions"))
+	c, err := cache.Open(dir)
 	if err != nil {
 		return fmt.Errorf("prune: %w", err)
 	}

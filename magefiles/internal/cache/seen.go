@@ -138,4 +138,3 @@ func values(seen []Seen) string {
 	}
 	return fmt.Sprintf("%q", v)
 }
-

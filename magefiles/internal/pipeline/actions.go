@@ -16,6 +16,7 @@ import (
 
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
+	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 	"github.com/minimalbuild/minimal/magefiles/internal/progress"
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
@@ -203,7 +204,7 @@ func digestInput(o cache.Output) cache.Input {
 // reportSteps are the sizes of a binary of n bytes after the compile and each pass.
 func reportSteps(s manifest.Spec, n int, steps []verify.Step) []report.Step {
 	first := report.Step{Pass: "compile", Bytes: int64(n)}
-	if slices.Contains(s.Shrink, "strip") {
+	if slices.Contains(s.Shrink, passname.Strip) {
 		first.Pass = "compile+strip"
 	}
 	out := []report.Step{first}

@@ -57,11 +57,15 @@ func TestExplain(t *testing.T) {
 		{"nothing changed", func() {}, []string{"one linux/amd64: up to date", "three linux/386: up to date"}, []string{"runs"}},
 		{"a source changed", func() { write("apps/two/main.go", "package main\n\nfunc main() { println(2) }\n") },
 			[]string{"two linux/amd64: compile runs", "changed file example.com/fixture/apps/two/main.go", "one linux/amd64: up to date"}, nil},
-		{"a flag for one platform", func() { write("minimal.yaml", strings.Replace(yaml, "%s", ", targets: {amd64: {flags: [-tags=x]}}", 1)) },
+		{"a flag for one platform", func() {
+			write("minimal.yaml", strings.Replace(yaml, "%s", ", targets: {amd64: {flags: [-tags=x]}}", 1))
+		},
 			[]string{"one linux/amd64: compile runs", `changed flags: "1 -tags=x", was "0"`, "one linux/386: up to date"}, nil},
 		{"an environment variable", func() { write("minimal.yaml", strings.Replace(yaml, "%s", ", env: {GOAMD64: v2}", 1)) },
 			[]string{"one linux/386: compile runs", `GOAMD64=v2`}, nil},
-		{"the image only", func() { write("minimal.yaml", strings.Replace(yaml, "%s", ", env: {GOAMD64: v2}, image: {cmd: [x]}", 1)) },
+		{"the image only", func() {
+			write("minimal.yaml", strings.Replace(yaml, "%s", ", env: {GOAMD64: v2}, image: {cmd: [x]}", 1))
+		},
 			[]string{"one linux/386: image runs", "changed config"}, []string{"compile runs"}},
 	}
 	for _, st := range steps {

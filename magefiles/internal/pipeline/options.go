@@ -50,11 +50,11 @@ func makeOptions(m *manifest.Manifest, opts []Option) (*options, error) {
 		}
 	}
 	if o.cacheDir == "" {
-		dir, err := toolchain.CacheDir()
+		dir, err := CacheDir()
 		if err != nil {
 			return nil, err
 		}
-		o.cacheDir = filepath.Join(dir, "actions")
+		o.cacheDir = dir
 	}
 	for lang, b := range toolchain.Builders(m.Toolchains.Zig, toolchain.WithZigLog(o.log)) {
 		if o.builders[lang] == nil {
@@ -111,4 +111,14 @@ func withBuilder(lang string, b toolchain.Builder) Option {
 // build there.
 func withPublished(f func(app string)) Option {
 	return func(o *options) error { o.published = f; return nil }
+}
+
+// CacheDir is the action cache's directory when WithCache does not name one: actions/
+// under the toolchain cache ($MINIMAL_CACHE, else $XDG_CACHE_HOME/minimal).
+func CacheDir() (string, error) {
+	dir, err := toolchain.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "actions"), nil
 }
