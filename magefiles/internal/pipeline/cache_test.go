@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
+	"github.com/minimalbuild/minimal/magefiles/internal/testenv/zigtest"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -217,8 +218,8 @@ func TestCHeaderChangeRebuilds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		zig := toolchain.LazyZig(m.Toolchains.Zig)
-		cb := &recordingBuilder{inner: toolchain.C(zig)}
+		z := zigtest.Pinned(t)
+		cb := &recordingBuilder{inner: toolchain.C(func(context.Context) (*toolchain.ZigTool, error) { return z, nil })}
 		if _, err := Build(context.Background(), m, WithCache(cacheDir), WithLog(io.Discard), withBuilder("c", cb)); err != nil {
 			t.Fatal(err)
 		}
