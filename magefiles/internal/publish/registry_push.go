@@ -124,7 +124,15 @@ func (p *registryPublisher) connect(ctx context.Context, repo name.Repository) (
 		if err == nil {
 			return &http.Client{Transport: t, CheckRedirect: checkRedirect}, nil
 		}
-		err = &requestError{what: "connecting", method: http.MethodGet, err: redactError(err)}
+		// Over plain HTTP, the ping tries HTTPS too; the registry's
+		// answer that it is failing for now says more than that.
+		var te *transport.Error
+		if errors.As(err, &te) && retryable(te) {
+			err = &statusError{te: te}
+		} else {
+			err = redactError(err)
+		}
+		err = &requestError{what: "connecting", method: http.MethodGet, err: err}
 		if err := op.failed(ctx, err); err != nil {
 			return nil, err
 		}
@@ -339,8 +347,13 @@ func (b *blobUpload) try(ctx context.Context, check bool) error {
 				mode = modePostPut
 			}
 		default:
-			s.p.uploadMode.CompareAndSwap(modeUnknown, modePostPut)
-			return errModeChanged
+			// A registry that does not take the blob in the POST
+			// may refuse it outright.
+			if mode == modeUnknown {
+				s.p.uploadMode.CompareAndSwap(modeUnknown, modePostPut)
+				return errModeChanged
+			}
+			return &requestError{what: b.what, method: http.MethodPost, withBlob: true, err: s.statusError(resp)}
 		}
 	} else {
 		resp, err = s.do(ctx, b.what, http.MethodPost, start, nil, nil, http.StatusAccepted)
@@ -374,9 +387,10 @@ func (b *blobUpload) try(ctx context.Context, check bool) error {
 	// The registry refused the blob in the PUT. Unless it says the
 	// blob is wrong, it takes only chunked uploads.
 	serr := s.statusError(resp)
-	if hasCode(serr, transport.DigestInvalidErrorCode, transport.SizeInvalidErrorCode) || !s.p.uploadMode.CompareAndSwap(modePostPut, modeChunked) {
+	if hasCode(serr, transport.DigestInvalidErrorCode, transport.SizeInvalidErrorCode) {
 		return &requestError{what: b.what, method: http.MethodPut, withBlob: true, err: serr}
 	}
+	s.p.uploadMode.Store(modeChunked)
 	return errModeChanged
 }
 
