@@ -57,7 +57,10 @@ func describe(err error) string {
 		err = ue.Err
 	}
 	var ne net.Error
+	var br *blobReadError
 	switch {
+	case errors.As(err, &br):
+		return br.Error()
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "the connection closed before the registry answered"
 	case errors.Is(err, syscall.ECONNRESET):

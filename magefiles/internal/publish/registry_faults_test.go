@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/publish"
 	"github.com/minimalbuild/minimal/magefiles/internal/registrytest"
 )
@@ -458,4 +459,32 @@ func TestRegistryRetryLimits(t *testing.T) {
 		}
 		checkPushed(t, host+"/team/hello", idx, []string{"latest"})
 	})
+}
+
+// TestRegistryBrokenBlob pushes an image whose binary layer cannot be read
+// whole: the push fails at once, saying so, without retries.
+func TestRegistryBrokenBlob(t *testing.T) {
+	host, _ := startRegistry(t, nil)
+	var w waits
+	p := newRegistry(t, host+"/team", w.option())
+	bin, err := oci.BinaryLayer("hello", []byte(strings.Repeat("ELF hello ", 20000)), created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := oci.Image(oci.Config{Platform: amd64, Entrypoint: []string{"/ko-app/hello"}, Created: created}, brokenLayer{Layer: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := oci.Index([]v1.Image{img}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Publish(context.Background(), "hello", idx, nil)
+	t.Log(err)
+	if err == nil || !strings.Contains(err.Error(), "reading the blob") {
+		t.Errorf("error %v, want one that says the blob could not be read", err)
+	}
+	if n := publish.Retries(p); n != 0 {
+		t.Errorf("%d retries, want none", n)
+	}
 }

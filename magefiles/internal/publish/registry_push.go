@@ -415,6 +415,9 @@ type progressReader struct {
 
 func (r *progressReader) Read(p []byte) (int, error) {
 	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = &blobReadError{err}
+	}
 	r.n += int64(n)
 	for {
 		best := r.best.Load()
@@ -428,6 +431,13 @@ func (r *progressReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// blobReadError is a failure to read a blob for its upload: a problem
+// here, not of the connection, and not worth trying again.
+type blobReadError struct{ err error }
+
+func (e *blobReadError) Error() string { return "reading the blob: " + e.err.Error() }
+func (e *blobReadError) Unwrap() error { return e.err }
 
 // hasManifest reports whether ref (a tag or digest) is in the registry and
 // names the manifest with digest d.

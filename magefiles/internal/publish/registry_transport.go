@@ -30,7 +30,8 @@ var retryStatusCodes = []int{
 // connection, a TLS problem, refused credentials and other answers of
 // the registry are not.
 func retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var br *blobReadError
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &br) {
 		return false
 	}
 	var te *transport.Error
