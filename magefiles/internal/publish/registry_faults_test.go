@@ -488,3 +488,59 @@ func TestRegistryBrokenBlob(t *testing.T) {
 		t.Errorf("%d retries, want none", n)
 	}
 }
+
+// TestRegistryAnswerLost drops the connection after the registry has
+// acted on a request, the first time each kind of write is sent: trying
+// again must be harmless, and a blob committed already is found, not
+// uploaded again.
+func TestRegistryAnswerLost(t *testing.T) {
+	idx := appIndex(t, "hello", "v1")
+	img, err := idx.Image(manifestsOf(t, idx)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary := m.Layers[len(m.Layers)-1].Digest.String()
+	tests := []struct {
+		name  string
+		match func(*http.Request) bool
+	}{
+		{"a blob's commit", func(r *http.Request) bool { return r.URL.Query().Get("digest") == binary }},
+		{"an image's manifest", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/"+manifestsOf(t, idx)[0].String())
+		}},
+		{"the index", func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/"+digestOf(t, idx).String())
+		}},
+		{"the tag", func(r *http.Request) bool { return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/latest") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFaults(func(r *http.Request, n int) fault {
+				if n == 0 && tt.match(r) {
+					return dropAnswer
+				}
+				return pass
+			})
+			host, c := startRegistry(t, f.wrap)
+			var w waits
+			p := newRegistry(t, host+"/team", w.option())
+			if _, err := p.Publish(context.Background(), "hello", idx, nil); err != nil {
+				t.Fatal(err)
+			}
+			if f.count()[dropAnswer] != 1 {
+				t.Fatalf("faults %v, want one answer lost", f.count())
+			}
+			if n := publish.Retries(p); n != 1 {
+				t.Errorf("%d retries, want 1", n)
+			}
+			if got := c.take().Committed; !cmp.Equal(got, blobsOf(t, idx)) {
+				t.Errorf("blobs committed %v, want each once: %v", got, blobsOf(t, idx))
+			}
+			checkPushed(t, host+"/team/hello", idx, []string{"latest"})
+		})
+	}
+}
