@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -203,39 +204,55 @@ func exampleImages(b *testing.B) ([]string, []v1.ImageIndex) {
 // BenchmarkPushFaults pushes the example apps (see exampleImages) to
 // Debian's docker-registry through the fault proxy, failing 0%, 10%, 30%
 // and 90% of all requests with every kind of fault, with the publisher's
-// default retries and real waits. Each push goes to a new repository, so
-// every blob is uploaded, and meets other faults (a new seed). It reports
-// the share of pushes that succeeded (ok/op), the tries after a failure
-// (retries/op), the requests and the faults.
+// default retries and real waits. Each iteration pushes at every rate in
+// turn, so that the rates share the machine's load; each push goes to a
+// new repository, so every blob is uploaded, and meets other faults (a
+// new seed). For each rate it reports the seconds per push (s@rate), that
+// time over the time without faults (x@rate), the share of pushes that
+// succeeded (ok@rate), the tries after a failure (retries@rate), and the
+// requests and faults.
 func BenchmarkPushFaults(b *testing.B) {
 	apps, idxs := exampleImages(b)
 	target := registrytest.Start(b)
-	for _, rate := range []float64{0, 0.1, 0.3, 0.9} {
-		b.Run(fmt.Sprintf("faults=%d%%", int(rate*100)), func(b *testing.B) {
-			var ok, retries, requests, faults int64
-			for b.Loop() {
-				seed := seeds.Add(1)
-				proxy := registrytest.StartFaultProxy(b, target, registrytest.FaultConfig{Rate: rate, Seed: seed})
-				p, err := publish.Registry(fmt.Sprintf("%s/bench%d", proxy.Host(), seed))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := pushApps(context.Background(), p, apps, idxs); err == nil {
-					ok++
-				} else if rate < 0.5 {
-					b.Logf("seed %d: %v", seed, err)
-				}
-				st := proxy.Stats()
-				retries += publish.Retries(p)
-				requests += int64(st.Requests)
-				faults += int64(st.Failed())
+	rates := []float64{0, 0.1, 0.3, 0.9}
+	type sums struct {
+		time                            time.Duration
+		ok, retries, requests, failures int64
+	}
+	sum := make([]sums, len(rates))
+	for b.Loop() {
+		for i, rate := range rates {
+			seed := seeds.Add(1)
+			proxy := registrytest.StartFaultProxy(b, target, registrytest.FaultConfig{Rate: rate, Seed: seed})
+			p, err := publish.Registry(fmt.Sprintf("%s/bench%d", proxy.Host(), seed))
+			if err != nil {
+				b.Fatal(err)
 			}
-			n := float64(b.N)
-			b.ReportMetric(float64(ok)/n, "ok/op")
-			b.ReportMetric(float64(retries)/n, "retries/op")
-			b.ReportMetric(float64(requests)/n, "requests/op")
-			b.ReportMetric(float64(faults)/n, "faults/op")
-		})
+			start := time.Now()
+			err = pushApps(context.Background(), p, apps, idxs)
+			sum[i].time += time.Since(start)
+			if err == nil {
+				sum[i].ok++
+			} else if rate < 0.5 {
+				b.Logf("%v faults, seed %d: %v", rate, seed, err)
+			}
+			st := proxy.Stats()
+			sum[i].retries += publish.Retries(p)
+			sum[i].requests += int64(st.Requests)
+			sum[i].failures += int64(st.Failed())
+		}
+	}
+	n := float64(b.N)
+	for i, rate := range rates {
+		at := fmt.Sprintf("@%d%%", int(rate*100))
+		b.ReportMetric(sum[i].time.Seconds()/n, "s"+at)
+		if i > 0 {
+			b.ReportMetric(float64(sum[i].time)/float64(sum[0].time), "x"+at)
+		}
+		b.ReportMetric(float64(sum[i].ok)/n, "ok"+at)
+		b.ReportMetric(float64(sum[i].retries)/n, "retries"+at)
+		b.ReportMetric(float64(sum[i].requests)/n, "requests"+at)
+		b.ReportMetric(float64(sum[i].failures)/n, "faults"+at)
 	}
 }
 

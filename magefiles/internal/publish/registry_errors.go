@@ -117,7 +117,8 @@ type exhausted struct {
 	// after, when not zero, is how long the operation had been tried
 	// when the time it may take ran out.
 	after time.Duration
-	// wanted is the wait the registry last asked for, if it did.
+	// wanted, when not zero, is the wait the registry asked for that
+	// would have taken the operation past its time.
 	wanted time.Duration
 	err    error
 }
@@ -134,11 +135,14 @@ func tries(err error) string {
 		return ""
 	}
 	s := fmt.Sprintf("%d attempts", ex.attempts)
-	if ex.after > 0 {
-		s += " in " + ex.after.Round(100*time.Millisecond).String()
+	if ex.attempts == 1 {
+		s = "1 attempt"
 	}
-	if ex.wanted > 0 && ex.after > 0 {
-		s += fmt.Sprintf(", the last answer asking to wait %v", ex.wanted.Round(time.Second))
+	switch {
+	case ex.wanted > 0:
+		s += fmt.Sprintf(", the registry asking to wait %v, longer than the retry time", ex.wanted.Round(time.Second))
+	case ex.after > 0:
+		s += " in " + ex.after.Round(100*time.Millisecond).String()
 	}
 	return s
 }

@@ -21,8 +21,8 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/registrytest"
 )
 
-// exampleApps are named like the example monorepo's apps, and as many.
-var exampleApps = []string{"hello", "greet", "static", "tiny", "sleeper", "asmhello", "echo"}
+// exampleApps are the example monorepo's apps.
+var exampleApps = []string{"hello", "greet", "churn", "pausle", "hello-c", "hello-asm", "teensy"}
 
 // waits records the waits a publisher asks for and waits a thousandth of
 // each, so that tests of retries take milliseconds where a real push

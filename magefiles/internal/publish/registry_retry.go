@@ -77,7 +77,11 @@ func (op *operation) failed(ctx context.Context, err error) error {
 	}
 	d := op.delay(err)
 	if elapsed := time.Since(op.start); elapsed+d > op.policy.maxTime {
-		return &exhausted{attempts: tries, after: elapsed, wanted: retryAfter(err), err: err}
+		ex := &exhausted{attempts: tries, after: max(elapsed, 1), err: err}
+		if d == retryAfter(err) {
+			ex.wanted = d
+		}
+		return ex
 	}
 	if op.policy.retried != nil {
 		op.policy.retried()

@@ -40,6 +40,7 @@ const (
 // AllFaults lists every kind of fault.
 var AllFaults = []Fault{Unavailable, TooManyRequests, DropBefore, DropAfter, Slow}
 
+// String returns the fault's short name, as in test names.
 func (f Fault) String() string {
 	switch f {
 	case Unavailable:
@@ -192,6 +193,8 @@ func (p *FaultProxy) decide(r *http.Request) (Fault, FaultConfig) {
 	return f, cfg
 }
 
+// ServeHTTP fails r, or passes it on to the registry, as the proxy's
+// configuration says.
 func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f, cfg := p.decide(r)
 	switch f {
