@@ -118,10 +118,11 @@ func WithTransport(t http.RoundTripper) RegistryOption {
 
 // WithRetry sets how many times each step of an operation of a push is
 // tried (attempts, at least 1), and the wait after the operation's first
-// failure (backoff), which doubles after each further failure, up to 5s.
-// Each wait is between half and all of that, at random, so that requests
-// that failed together are not tried again together; a registry that
-// answers 429 with Retry-After is given at least the time it asks for.
+// failure (backoff), which doubles after each further failure, up to 5s
+// (or the backoff, if that is longer). Each wait is between half and all
+// of that, at random, so that requests that failed together are not tried
+// again together; a registry that answers 429 with Retry-After is given at
+// least the time it asks for.
 //
 // An operation is uploading one blob, putting one manifest or tag, or
 // checking for one; the steps of a blob upload are the check, the POST
