@@ -504,7 +504,7 @@ func (s *pushSession) do(ctx context.Context, what, method, target string, body 
 	if body != nil {
 		rc, n, err := body()
 		if err != nil {
-			return nil, fmt.Errorf("%s: reading contents: %w", what, err)
+			return nil, fmt.Errorf("%s: %w", what, &blobReadError{err})
 		}
 		req.Body, req.ContentLength = rc, n
 		req.GetBody = func() (io.ReadCloser, error) {
