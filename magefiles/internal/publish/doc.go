@@ -13,6 +13,6 @@
 // registry gets every blob and manifest, by digest, before any tag is
 // moved, so a tag always names a complete image, also when the registry
 // or the network fails part of the way: requests that fail for a passing
-// reason are tried again (see WithRetry), and a push that gives up has
-// moved no tag.
+// reason are tried again (see WithRetry), and a push that gives up before
+// its index is complete has moved no tag.
 package publish
