@@ -187,8 +187,9 @@ func WithProgress(f func(app string, complete, total int64)) RegistryOption {
 //
 // A push writes every blob and every platform's manifest first, each by
 // digest, then the index by digest, and only then the tags, so that a tag
-// never points at an image that is not complete in the registry. A failed
-// push leaves the tags where they were. Blobs and manifests the registry
+// never points at an image that is not complete in the registry. A push
+// that fails before the index is in place leaves the tags where they
+// were. Blobs and manifests the registry
 // already has are not written again: pushing an unchanged index uploads no
 // blob and writes no manifest, only tags that point elsewhere.
 //
