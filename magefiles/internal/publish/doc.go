@@ -11,5 +11,8 @@
 // place; an OCI layout gets its blobs first and its index.json last, so an
 // error or an interrupt leaves either the old contents or the new. A
 // registry gets every blob and manifest, by digest, before any tag is
-// moved, so a tag always names a complete image.
+// moved, so a tag always names a complete image, also when the registry
+// or the network fails part of the way: requests that fail for a passing
+// reason are tried again (see WithRetry), and a push that gives up before
+// its index is complete has moved no tag.
 package publish

@@ -8,13 +8,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // RegistryOption configures Registry.
@@ -27,15 +28,20 @@ type registryOptions struct {
 	transport http.RoundTripper
 	attempts  int
 	backoff   time.Duration
+	retryTime time.Duration
+	maxWait   time.Duration
+	wait      func(ctx context.Context, d time.Duration) error
 	progress  func(app string, complete, total int64)
 }
 
 // Defaults of the registry publisher, set in one place by
 // makeRegistryOptions.
 const (
-	defaultJobs     = 4
-	defaultAttempts = 5
-	defaultBackoff  = 200 * time.Millisecond
+	defaultJobs      = 4
+	defaultAttempts  = 10
+	defaultBackoff   = 200 * time.Millisecond
+	defaultRetryTime = time.Minute
+	defaultMaxWait   = 5 * time.Second
 )
 
 func makeRegistryOptions(opts []RegistryOption) (*registryOptions, error) {
@@ -45,6 +51,9 @@ func makeRegistryOptions(opts []RegistryOption) (*registryOptions, error) {
 		transport: remote.DefaultTransport,
 		attempts:  defaultAttempts,
 		backoff:   defaultBackoff,
+		retryTime: defaultRetryTime,
+		maxWait:   defaultMaxWait,
+		wait:      sleep,
 	}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
@@ -107,12 +116,23 @@ func WithTransport(t http.RoundTripper) RegistryOption {
 	}
 }
 
-// WithRetry sets how often an operation is tried (attempts, at least 1) and
-// the wait after the first failure (backoff), which doubles after each
-// further failure. An operation is retried when the registry answers 5xx,
-// 429 or 408, or the connection is reset or closed early; other failures,
-// such as refused credentials or a refused connection, are not retried.
-// The default is 5 attempts starting at 200ms (200ms, 400ms, 800ms, 1.6s).
+// WithRetry sets how many times each step of an operation of a push is
+// tried (attempts, at least 1), and the wait after the operation's first
+// failure (backoff), which doubles after each further failure, up to 5s
+// (or the backoff, if that is longer). Each wait is between half and all
+// of that, at random, so that requests that failed together are not tried
+// again together; a registry that answers 429 with Retry-After is given at
+// least the time it asks for.
+//
+// An operation is uploading one blob, putting one manifest or tag, or
+// checking for one; the steps of a blob upload are the check, the POST
+// that starts an upload session and the request that sends the blob. A
+// blob upload that fails at any step starts over, with a new session. An
+// operation is tried again when the registry answers 5xx, 429 or 408, or
+// the connection breaks or times out; other failures, such as refused
+// credentials or a refused connection, end the push at once.
+//
+// The default is 10 attempts starting at 200ms.
 func WithRetry(attempts int, backoff time.Duration) RegistryOption {
 	return func(o *registryOptions) error {
 		if attempts < 1 {
@@ -122,6 +142,28 @@ func WithRetry(attempts int, backoff time.Duration) RegistryOption {
 			return fmt.Errorf("retry backoff must not be negative, got %v", backoff)
 		}
 		o.attempts, o.backoff = attempts, backoff
+		return nil
+	}
+}
+
+// WithRetryTime bounds how long one operation of a push goes on being
+// tried (see WithRetry): no wait starts that would end later than d after
+// the operation's first try. The default is 1 minute.
+func WithRetryTime(d time.Duration) RegistryOption {
+	return func(o *registryOptions) error {
+		if d <= 0 {
+			return fmt.Errorf("retry time must be positive, got %v", d)
+		}
+		o.retryTime = d
+		return nil
+	}
+}
+
+// withWait replaces how the publisher waits between tries, and the
+// longest wait, so that tests need not wait.
+func withWait(wait func(ctx context.Context, d time.Duration) error, maxWait time.Duration) RegistryOption {
+	return func(o *registryOptions) error {
+		o.wait, o.maxWait = wait, maxWait
 		return nil
 	}
 }
@@ -145,15 +187,23 @@ func WithProgress(f func(app string, complete, total int64)) RegistryOption {
 //
 // A push writes every blob and every platform's manifest first, each by
 // digest, then the index by digest, and only then the tags, so that a tag
-// never points at an image that is not complete in the registry. A failed
-// push leaves the tags where they were. Blobs and manifests the registry
+// never points at an image that is not complete in the registry. A push
+// that fails before the index is in place leaves the tags where they
+// were. Blobs and manifests the registry
 // already has are not written again: pushing an unchanged index uploads no
 // blob and writes no manifest, only tags that point elsewhere.
+//
+// Blobs go up in as few requests as the registry takes: the blob in the
+// POST itself where the registry takes that, else a POST and one PUT with
+// the whole blob, else (for registries that take only chunks) a POST, a
+// PATCH and a PUT. Failed steps are tried again as WithRetry says; a
+// cancelled ctx stops the push at once, also in the middle of a wait.
 //
 // Publish may be called from many goroutines to push several apps at once.
 // It returns one Result per tag, with Ref <repo>/<app>:<tag>@<digest> and
 // Digest the index digest. Errors say what failed and what to do about
-// it; they never hold credentials.
+// it, briefly; they never hold credentials, upload session URLs or their
+// tokens.
 func Registry(repo string, opts ...RegistryOption) (Interface, error) {
 	o, err := makeRegistryOptions(opts)
 	if err != nil {
@@ -184,32 +234,40 @@ func Registry(repo string, opts ...RegistryOption) (Interface, error) {
 	}
 	var t http.RoundTripper = &schemeGuard{inner: o.transport, allowHTTP: allowHTTP}
 	t = &limitTransport{inner: t, slots: make(chan struct{}, o.jobs)}
-	return &registryPublisher{
+	p := &registryPublisher{
 		repo:      repo,
 		host:      host,
 		plainHTTP: plainHTTP,
 		nameOpts:  nameOpts,
 		opts:      o,
-		remoteOpts: []remote.Option{
-			remote.WithTransport(t),
-			remote.WithAuthFromKeychain(o.keychain),
-			remote.WithJobs(o.jobs),
-			remote.WithUserAgent("minimal"),
-			remote.WithRetryBackoff(remote.Backoff{Duration: o.backoff, Factor: 2, Jitter: 0.1, Steps: o.attempts}),
-			remote.WithRetryPredicate(retryable),
-			remote.WithRetryStatusCodes(retryStatusCodes...),
-		},
-	}, nil
+		transport: transport.NewUserAgent(t, "minimal"),
+	}
+	p.retry = &retryPolicy{
+		attempts: o.attempts,
+		backoff:  o.backoff,
+		maxWait:  max(o.maxWait, o.backoff),
+		maxTime:  o.retryTime,
+		wait:     o.wait,
+		retried:  func() { p.retries.Add(1) },
+	}
+	return p, nil
 }
 
 type registryPublisher struct {
 	repo string
 	host string
 	// plainHTTP is whether plain HTTP to host is allowed.
-	plainHTTP  bool
-	nameOpts   []name.Option
-	opts       *registryOptions
-	remoteOpts []remote.Option
+	plainHTTP bool
+	nameOpts  []name.Option
+	opts      *registryOptions
+	// transport carries every request, before authentication.
+	transport http.RoundTripper
+	retry     *retryPolicy
+	// uploadMode is how the registry takes blobs, once known: one of
+	// the mode constants.
+	uploadMode atomic.Int32
+	// retries counts the tries after a failure, of every push.
+	retries atomic.Int64
 }
 
 var _ Interface = (*registryPublisher)(nil)
@@ -238,7 +296,7 @@ func (p *registryPublisher) Publish(ctx context.Context, app string, idx v1.Imag
 	if err != nil {
 		return nil, fmt.Errorf("pushing %s: reading index: %w", app, err)
 	}
-	if err := p.push(ctx, app, repo.Digest(d.String()), refs, idx); err != nil {
+	if err := p.push(ctx, app, repo, refs, idx); err != nil {
 		return nil, p.explain(ctx, app, repo, err)
 	}
 	rs := make([]Result, len(tags))
@@ -246,40 +304,6 @@ func (p *registryPublisher) Publish(ctx context.Context, app string, idx v1.Imag
 		rs[i] = Result{Ref: dest + ":" + tag + "@" + d.String(), Digest: d}
 	}
 	return rs, nil
-}
-
-// push writes idx by digest (its blobs and manifests first), then each tag.
-func (p *registryPublisher) push(ctx context.Context, app string, byDigest name.Digest, tags []name.Tag, idx v1.ImageIndex) error {
-	opts := p.remoteOpts
-	if p.opts.progress != nil {
-		updates := make(chan v1.Update, 16)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			for u := range updates {
-				p.opts.progress(app, u.Complete, u.Total)
-			}
-		})
-		// Every update is sent before the Push calls below return.
-		defer wg.Wait()
-		defer close(updates)
-		opts = append(slices.Clip(opts), remote.WithProgress(updates))
-	}
-	// One pusher per call: it remembers what it has written, so the tags
-	// below neither check nor write the index's contents again.
-	pusher, err := remote.NewPusher(opts...)
-	if err != nil {
-		return err
-	}
-	if err := pusher.Push(ctx, byDigest, idx); err != nil {
-		return err
-	}
-	for _, tag := range tags {
-		// Writes the tag unless it already points at idx.
-		if err := pusher.Push(ctx, tag, idx); err != nil {
-			return fmt.Errorf("tagging %s: %w", tag.TagStr(), err)
-		}
-	}
-	return nil
 }
 
 // pathComponent is the form the OCI distribution spec gives each component

@@ -8,12 +8,16 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
@@ -155,3 +159,102 @@ func unchanged(b *testing.B, push func(*testing.B, *requestCounter, string, stri
 	b.StopTimer()
 	c.report(b, b.N)
 }
+
+// exampleImages returns the apps and indexes of the OCI layout that `go
+// tool mage build` writes to images/oci at the top of the repository, or,
+// when there is none, seven stand-ins: two-platform indexes of a shared
+// data layer and a 1 MiB binary each.
+func exampleImages(b *testing.B) ([]string, []v1.ImageIndex) {
+	b.Helper()
+	lp, err := layout.FromPath(filepath.Join("..", "..", "..", "images", "oci"))
+	if err == nil {
+		top, err := lp.ImageIndex()
+		if err != nil {
+			b.Fatal(err)
+		}
+		im, err := top.IndexManifest()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var apps []string
+		var idxs []v1.ImageIndex
+		for _, d := range im.Manifests {
+			app := d.Annotations["org.opencontainers.image.ref.name"]
+			if !d.MediaType.IsIndex() || app == "" {
+				continue
+			}
+			idx, err := top.ImageIndex(d.Digest)
+			if err != nil {
+				b.Fatal(err)
+			}
+			apps, idxs = append(apps, app), append(idxs, idx)
+		}
+		b.Logf("pushing the %d apps of images/oci", len(apps))
+		return apps, idxs
+	}
+	b.Logf("no images/oci (%v): pushing %d stand-ins", err, len(exampleApps))
+	idx, _ := benchIndex(b)
+	idxs := make([]v1.ImageIndex, len(exampleApps))
+	for i := range idxs {
+		idxs[i] = idx
+	}
+	return exampleApps, idxs
+}
+
+// BenchmarkPushFaults pushes the example apps (see exampleImages) to
+// Debian's docker-registry through the fault proxy, failing 0%, 10%, 30%
+// and 90% of all requests with every kind of fault, with the publisher's
+// default retries and real waits. Each iteration pushes at every rate in
+// turn, so that the rates share the machine's load; each push goes to a
+// new repository, so every blob is uploaded, and meets other faults (a
+// new seed). For each rate it reports the seconds per push (s@rate), that
+// time over the time without faults (x@rate), the share of pushes that
+// succeeded (ok@rate), the tries after a failure (retries@rate), and the
+// requests and faults.
+func BenchmarkPushFaults(b *testing.B) {
+	apps, idxs := exampleImages(b)
+	target := registrytest.Start(b)
+	rates := []float64{0, 0.1, 0.3, 0.9}
+	type sums struct {
+		time                            time.Duration
+		ok, retries, requests, failures int64
+	}
+	sum := make([]sums, len(rates))
+	for b.Loop() {
+		for i, rate := range rates {
+			seed := seeds.Add(1)
+			proxy := registrytest.StartFaultProxy(b, target, registrytest.FaultConfig{Rate: rate, Seed: seed})
+			p, err := publish.Registry(fmt.Sprintf("%s/bench%d", proxy.Host(), seed))
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			err = pushApps(context.Background(), p, apps, idxs)
+			sum[i].time += time.Since(start)
+			if err == nil {
+				sum[i].ok++
+			} else if rate < 0.5 {
+				b.Logf("%v faults, seed %d: %v", rate, seed, err)
+			}
+			st := proxy.Stats()
+			sum[i].retries += publish.Retries(p)
+			sum[i].requests += int64(st.Requests)
+			sum[i].failures += int64(st.Failed())
+		}
+	}
+	n := float64(b.N)
+	for i, rate := range rates {
+		at := fmt.Sprintf("@%d%%", int(rate*100))
+		b.ReportMetric(sum[i].time.Seconds()/n, "s"+at)
+		if i > 0 {
+			b.ReportMetric(float64(sum[i].time)/float64(sum[0].time), "x"+at)
+		}
+		b.ReportMetric(float64(sum[i].ok)/n, "ok"+at)
+		b.ReportMetric(float64(sum[i].retries)/n, "retries"+at)
+		b.ReportMetric(float64(sum[i].requests)/n, "requests"+at)
+		b.ReportMetric(float64(sum[i].failures)/n, "faults"+at)
+	}
+}
+
+// seeds numbers the fault proxies of benchmarks, and their repositories.
+var seeds atomic.Uint64

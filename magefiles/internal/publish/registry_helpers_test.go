@@ -45,7 +45,7 @@ type counter struct {
 	mu        sync.Mutex
 	requests  int
 	uploads   int      // requests that start, send or commit a blob upload
-	committed []string // digests of blob uploads committed
+	committed []string // digests of blob uploads committed, by a PUT or a single POST
 	manifests []string // tags and digests manifests were put to
 }
 
@@ -57,8 +57,8 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.requests++
 	if strings.Contains(r.URL.Path, "/blobs/") && r.Method != http.MethodHead && r.Method != http.MethodGet {
 		c.uploads++
-		if r.Method == http.MethodPut {
-			c.committed = append(c.committed, r.URL.Query().Get("digest"))
+		if d := r.URL.Query().Get("digest"); d != "" && r.Method != http.MethodPatch {
+			c.committed = append(c.committed, d)
 		}
 	}
 	if strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodPut {

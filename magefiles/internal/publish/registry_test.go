@@ -201,9 +201,9 @@ func TestRegistryFaults(t *testing.T) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			f := newFaults(shareOfFaults(seed, 0.5, 2))
 			host, c := startRegistry(t, f.wrap)
-			// Each blob upload takes four requests, each of which may fail
-			// twice: nine attempts always get through.
-			p := newRegistry(t, host+"/team", publish.WithRetry(9, time.Millisecond), publish.WithJobs(3))
+			// Each distinct request fails at most twice, so three tries
+			// of each step always get through.
+			p := newRegistry(t, host+"/team", publish.WithRetry(3, time.Millisecond), publish.WithJobs(3))
 			apps := []string{"hello", "web"}
 			idxs := make([]v1.ImageIndex, len(apps))
 			errs := make([]error, len(apps))

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -23,24 +25,21 @@ var retryStatusCodes = []int{
 }
 
 // retryable reports whether a failed operation is worth trying again: the
-// registry answered one of retryStatusCodes, or the connection broke or
-// timed out on the way. A refused connection, a TLS problem, refused
-// credentials and other answers of the registry are not.
+// registry answered one of retryStatusCodes, or said it lost an upload
+// session, or the connection broke or timed out on the way. A refused
+// connection, a TLS problem, refused credentials and other answers of
+// the registry are not.
 func retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var br *blobReadError
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &br) {
 		return false
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {
-		if te.Temporary() {
+		if te.Temporary() || slices.Contains(retryStatusCodes, te.StatusCode) {
 			return true
 		}
-		for _, c := range retryStatusCodes {
-			if te.StatusCode == c {
-				return true
-			}
-		}
-		return false
+		return te.StatusCode == http.StatusNotFound && hasCode(te, transport.BlobUploadUnknownErrorCode)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
@@ -49,6 +48,31 @@ func retryable(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// checkHost refuses a location on another host than from's that is a
+// loopback, private or link-local address: a registry must not send a
+// client's requests, and the blobs in them, into the client's own
+// network.
+func checkHost(from, to *url.URL) error {
+	h := to.Hostname()
+	if h == from.Hostname() {
+		return nil
+	}
+	ip := net.ParseIP(h)
+	if h == "localhost" || ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()) {
+		return fmt.Errorf("the registry sent the request on to %s, a local or private address; refused", h)
+	}
+	return nil
+}
+
+// checkRedirect is the http.Client's CheckRedirect: at most 10 redirects,
+// none to a local or private address of another host.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return checkHost(via[0].URL, req.URL)
 }
 
 // isLoopback reports whether host (no port) is a loopback address or
