@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/plainhttp"
 )
 
 // RegistryOption configures Registry.
@@ -172,17 +174,13 @@ func Registry(repo string, opts ...RegistryOption) (Interface, error) {
 		return nil, fmt.Errorf("registry publisher: invalid repository %q: %w", repo, err)
 	}
 	host := r.RegistryStr()
-	allowHTTP := func(h string) bool { return isLoopback(h) }
-	if o.insecure != nil {
-		insecure := *o.insecure
-		allowHTTP = func(string) bool { return insecure }
-	}
-	plainHTTP := allowHTTP(hostname(host))
+	allowHTTP := plainhttp.Allow(o.insecure)
+	plainHTTP := allowHTTP(plainhttp.Hostname(host))
 	var nameOpts []name.Option
 	if plainHTTP {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
-	var t http.RoundTripper = &schemeGuard{inner: o.transport, allowHTTP: allowHTTP}
+	t := plainhttp.Guard(o.transport, allowHTTP)
 	t = &limitTransport{inner: t, slots: make(chan struct{}, o.jobs)}
 	return &registryPublisher{
 		repo:      repo,
