@@ -170,8 +170,10 @@ type tier struct {
 	client     *http.Client
 	clientErr  error
 
-	// present holds the digests of blobs known to be in the repository.
-	present sync.Map
+	// present holds the digests of blobs known to be in the repository; inflight maps
+	// the digest of each blob being uploaded to its *blobUpload.
+	present  sync.Map
+	inflight sync.Map
 
 	mu        sync.Mutex
 	closed    bool
@@ -519,12 +521,31 @@ func (t *tier) write(key Key, entries []entry) (int64, error) {
 		if _, ok := t.present.Load(e.sum); ok {
 			continue
 		}
+		// One upload of a blob at a time: another entry's may be under way.
+		u := &blobUpload{done: make(chan struct{})}
+		if v, loaded := t.inflight.LoadOrStore(e.sum, u); loaded {
+			other := v.(*blobUpload)
+			select {
+			case <-other.done:
+			case <-ctx.Done():
+				return sent, ctx.Err()
+			}
+			if other.err != nil {
+				return sent, other.err
+			}
+			continue
+		}
 		n, err := t.writeBlob(ctx, e, i == 0)
+		if err == nil {
+			t.present.Store(e.sum, true)
+		}
+		u.err = err
+		close(u.done)
+		t.inflight.Delete(e.sum)
 		if err != nil {
 			return sent, err
 		}
 		sent += n
-		t.present.Store(e.sum, true)
 	}
 	manifest := entryManifest(key, entries)
 	err := t.request(ctx, 0, func(ctx context.Context) error {
@@ -604,6 +625,13 @@ func (t *tier) writeBlob(ctx context.Context, e entry, config bool) (int64, erro
 	}
 	t.stats.uploadedBytes.Add(e.size)
 	return e.size, nil
+}
+
+// blobUpload is one upload of a blob, which the uploads of other entries with the
+// same blob wait for.
+type blobUpload struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // wait waits for the uploads under way, or abandons them when ctx ends first, and then

@@ -539,4 +539,3 @@ func TestRemoteFromEnv(t *testing.T) {
 		}
 	}
 }
-
