@@ -212,6 +212,9 @@ func (t *tier) off(what string, err error) {
 		var te *transport.Error
 		if errors.As(err, &te) {
 			msg += fmt.Sprintf(" (HTTP %d)", te.StatusCode)
+			if te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden {
+				msg += fmt.Sprintf("; check the credentials for %s (docker login %[1]s)", t.o.repo.RegistryStr())
+			}
 		}
 		t.mu.Lock()
 		t.disabled = msg

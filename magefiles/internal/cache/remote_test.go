@@ -296,6 +296,7 @@ func TestRemoteFaults(t *testing.T) {
 		want  string
 	}{
 		{"500s", func(reg *faultyRegistry) { reg.fail.Store(http.StatusInternalServerError) }, "HTTP 500"},
+		{"refused credentials", func(reg *faultyRegistry) { reg.fail.Store(http.StatusUnauthorized) }, "check the credentials"},
 		{"a registry that does not answer", func(reg *faultyRegistry) { reg.delay.Store(int64(time.Minute)) }, "no answer within"},
 		{"a registry stopped mid-way", func(reg *faultyRegistry) {
 			reg.srv.CloseClientConnections()
