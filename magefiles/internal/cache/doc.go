@@ -68,7 +68,10 @@
 // An entry is used only if its manifest has the artifactType and the key that was asked
 // for, and every blob has the size and the SHA-256 the manifest gives. An entry that
 // fails a check is ignored with a warning, and the action runs here; its upload then
-// replaces the manifest. Two writers of one key each write a complete entry and the last
+// replaces the manifest, and sends again any blob the registry no longer has. A blob the
+// registry still claims but serves damaged stays damaged until its operator removes it,
+// since registries keep the first copy of a digest; every reader keeps ignoring the
+// entries that name it. Two writers of one key each write a complete entry and the last
 // tag wins; a reader gets one or the other, checked.
 //
 // The checks stop damage, not lies: whoever can push to the repository can write an

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -538,5 +540,75 @@ func TestRemoteFromEnv(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%s: %+v, %v; want %+v", tt.name, got, err, tt.want)
 		}
+	}
+}
+
+// TestRemoteTwoLevelKey follows the way a C compile is keyed, as ccache's direct mode
+// does: a first key from the sources names a record of the headers they included last
+// time, and the compile key adds the content of those headers. Machine B, with its own
+// checkout and an empty cache, finds both levels in the remote tier, so it needs no
+// preprocessor to learn the headers, and runs nothing.
+func TestRemoteTwoLevelKey(t *testing.T) {
+	reg := newFaultyRegistry(t)
+	checkout := func(header string) string {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "greeting.h"), []byte(header), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	sourcesKey := func() Key { k := NewKey("compile-sources"); k.String("src", "main.c"); return k.Sum() }
+	compileKey := func(m machine, dir string) (Key, bool) {
+		deps, err := m.Get(sourcesKey())
+		if err != nil {
+			return Key{}, false // never built: the compile is a miss too
+		}
+		k := NewKey("compile")
+		k.Key("sources", sourcesKey())
+		for _, h := range strings.Split(string(deps["deps"]), "\n") {
+			if err := k.File(h, filepath.Join(dir, h)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return k.Sum(), true
+	}
+
+	// Machine A builds: the preprocessor reports greeting.h.
+	a := openMachine(t, reg.repo())
+	dirA := checkout(`#define GREETING "hi"`)
+	if _, ok := compileKey(a, dirA); ok {
+		t.Fatal("machine A found a record of headers in an empty cache")
+	}
+	mustPut(t, a.Cache, sourcesKey(), map[string][]byte{"deps": []byte("greeting.h")})
+	keyA, _ := compileKey(a, dirA)
+	mustPut(t, a.Cache, keyA, map[string][]byte{"bin": []byte("ELF built with hi")})
+	a.Close(context.Background())
+
+	// Machine B, same sources: both levels come from the remote tier.
+	b := openMachine(t, reg.repo())
+	keyB, ok := compileKey(b, checkout(`#define GREETING "hi"`))
+	if !ok || keyB != keyA {
+		t.Fatalf("machine B's compile key: %v, %v; want machine A's", keyB, ok)
+	}
+	got, src, err := b.LookupContext(context.Background(), keyB)
+	if err != nil || src != Remote {
+		t.Fatalf("machine B's compile: %v, %v; want a remote hit", src, err)
+	}
+	if s := b.Stats(); s.RemoteHits != 2 || s.Puts != 0 {
+		t.Errorf("machine B: %+v, want two remote hits and nothing run", s)
+	}
+	if len(got) != 1 {
+		t.Errorf("machine B's compile outputs: %v", got)
+	}
+
+	// Machine C changed the header: the record still comes from the remote tier, and
+	// the compile key differs, so C builds.
+	c := openMachine(t, reg.repo())
+	keyC, ok := compileKey(c, checkout(`#define GREETING "hello"`))
+	if !ok || keyC == keyA {
+		t.Fatalf("machine C's compile key: %v; want one that differs from machine A's", ok)
+	}
+	if _, _, err := c.LookupContext(context.Background(), keyC); !errors.Is(err, ErrMiss) {
+		t.Errorf("machine C's compile with a changed header: %v, want ErrMiss", err)
 	}
 }
