@@ -145,10 +145,13 @@ type machine struct {
 	log *syncBuffer
 }
 
-// openMachine opens a cache in a new directory with the remote tier repo.
+// openMachine opens a cache in a new directory with the remote tier repo. Its budget is
+// a minute, so that only the tests that set their own see it run out, however busy the
+// machine is.
 func openMachine(t *testing.T, repo string, opts ...RemoteOption) machine {
 	t.Helper()
 	log := &syncBuffer{}
+	opts = append([]RemoteOption{WithBudget(time.Minute)}, opts...)
 	c, err := Open(t.TempDir(), WithRemote(repo, opts...), WithLog(log), WithVerbose(true))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
