@@ -42,10 +42,9 @@ const (
 // emptyConfig is the OCI empty descriptor's content, the config of every entry.
 var (
 	emptyConfig       = []byte("{}")
-	emptyConfigDigest = "sha256:" + hex.EncodeToString(sha256Sum(emptyConfig))
+	emptyConfigSum    = sha256.Sum256(emptyConfig)
+	emptyConfigDigest = "sha256:" + hex.EncodeToString(emptyConfigSum[:])
 )
-
-func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
 
 // Limits on what the remote tier reads.
 const (
@@ -100,7 +99,7 @@ func entryManifest(key Key, entries []entry) []byte {
 	return b
 }
 
-// parseEntry checks the manifest of a remote entry against the key asked for and
+// parseEntryManifest checks the manifest of a remote entry against the key asked for and
 // returns its outputs.
 func parseEntryManifest(data []byte, key Key) ([]entry, error) {
 	var m ociManifest
@@ -519,7 +518,7 @@ func (t *tier) write(key Key, entries []entry) (int64, error) {
 		return 0, err
 	}
 	var sent int64
-	blobs := append([]entry{{sum: [sha256.Size]byte(sha256Sum(emptyConfig)), size: int64(len(emptyConfig))}}, entries...)
+	blobs := append([]entry{{sum: emptyConfigSum, size: int64(len(emptyConfig))}}, entries...)
 	for i, e := range blobs {
 		if _, ok := t.present.Load(e.sum); ok {
 			continue
