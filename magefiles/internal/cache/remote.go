@@ -586,12 +586,8 @@ func (t *tier) writeBlob(ctx context.Context, e entry, config bool) (int64, erro
 	if config {
 		data = emptyConfig
 	} else {
-		data, _, err = readFile(t.c.blobPath(e.sum), e.size)
-		if err != nil {
-			return 0, fmt.Errorf("%w: blob %s: %w", errLocal, d, err)
-		}
-		if int64(len(data)) != e.size || sha256.Sum256(data) != e.sum {
-			return 0, fmt.Errorf("%w: blob %s is corrupt", errLocal, d)
+		if data, err = readBlobAt(t.c.blobPath(e.sum), e.size, e.sum); err != nil {
+			return 0, fmt.Errorf("%w: %w", errLocal, err)
 		}
 	}
 	var location string

@@ -545,71 +545,79 @@ func TestRemoteFromEnv(t *testing.T) {
 }
 
 // TestRemoteTwoLevelKey follows the way a C compile is keyed, as ccache's direct mode
-// does: a first key from the sources names a record of the headers they included last
-// time, and the compile key adds the content of those headers. Machine B, with its own
-// checkout and an empty cache, finds both levels in the remote tier, so it needs no
-// preprocessor to learn the headers, and runs nothing.
+// does (DiscoveredKey): the key of the declared inputs names a record of the headers
+// the sources included last time, and the compile key adds the content of those
+// headers. Machine B, with its own checkout and an empty cache, finds both levels in
+// the remote tier, so it needs no preprocessor to learn the headers, and runs nothing.
 func TestRemoteTwoLevelKey(t *testing.T) {
 	reg := newFaultyRegistry(t)
-	checkout := func(header string) string {
+	checkout := func(header string) func(string) string {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "greeting.h"), []byte(header), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return dir
+		return func(name string) string { return filepath.Join(dir, name) }
 	}
-	sourcesKey := func() Key { k := NewKey("compile-sources"); k.String("src", "main.c"); return k.Sum() }
-	compileKey := func(m machine, dir string) (Key, bool) {
-		deps, err := m.Get(sourcesKey())
-		if err != nil {
-			return Key{}, false // never built: the compile is a miss too
-		}
-		k := NewKey("compile")
-		k.Key("sources", sourcesKey())
-		for _, h := range strings.Split(string(deps["deps"]), "\n") {
-			if err := k.File(h, filepath.Join(dir, h)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return k.Sum(), true
-	}
+	inputs := testKey("compile hello-c linux/amd64: main.c")
 
 	// Machine A builds: the preprocessor reports greeting.h.
 	a := openMachine(t, reg.repo())
-	dirA := checkout(`#define GREETING "hi"`)
-	if _, ok := compileKey(a, dirA); ok {
-		t.Fatal("machine A found a record of headers in an empty cache")
+	hostA := checkout(`#define GREETING "hi"`)
+	if _, _, ok, err := a.DiscoveredKey(inputs, hostA); ok || err != nil {
+		t.Fatalf("machine A, empty cache: DiscoveredKey = %v, %v; want no record", ok, err)
 	}
-	mustPut(t, a.Cache, sourcesKey(), map[string][]byte{"deps": []byte("greeting.h")})
-	keyA, _ := compileKey(a, dirA)
+	keyA, err := a.RecordDiscovered(inputs, []string{"greeting.h"}, hostA)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustPut(t, a.Cache, keyA, map[string][]byte{"bin": []byte("ELF built with hi")})
 	a.Close(context.Background())
 
 	// Machine B, same sources: both levels come from the remote tier.
 	b := openMachine(t, reg.repo())
-	keyB, ok := compileKey(b, checkout(`#define GREETING "hi"`))
-	if !ok || keyB != keyA {
-		t.Fatalf("machine B's compile key: %v, %v; want machine A's", keyB, ok)
+	keyB, names, ok, err := b.DiscoveredKey(inputs, checkout(`#define GREETING "hi"`))
+	if err != nil || !ok || keyB != keyA || len(names) != 1 {
+		t.Fatalf("machine B: DiscoveredKey = %v, %q, %v, %v; want machine A's key", keyB, names, ok, err)
 	}
-	got, src, err := b.LookupContext(context.Background(), keyB)
-	if err != nil || src != Remote {
+	if _, src, err := b.LookupContext(context.Background(), keyB); err != nil || src != Remote {
 		t.Fatalf("machine B's compile: %v, %v; want a remote hit", src, err)
 	}
 	if s := b.Stats(); s.RemoteHits != 2 || s.Puts != 0 {
 		t.Errorf("machine B: %+v, want two remote hits and nothing run", s)
 	}
-	if len(got) != 1 {
-		t.Errorf("machine B's compile outputs: %v", got)
-	}
 
 	// Machine C changed the header: the record still comes from the remote tier, and
 	// the compile key differs, so C builds.
 	c := openMachine(t, reg.repo())
-	keyC, ok := compileKey(c, checkout(`#define GREETING "hello"`))
-	if !ok || keyC == keyA {
-		t.Fatalf("machine C's compile key: %v; want one that differs from machine A's", ok)
+	keyC, _, ok, err := c.DiscoveredKey(inputs, checkout(`#define GREETING "hello"`))
+	if err != nil || !ok || keyC == keyA {
+		t.Fatalf("machine C: DiscoveredKey = %v, %v; want a key that differs from machine A's", ok, err)
 	}
 	if _, _, err := c.LookupContext(context.Background(), keyC); !errors.Is(err, ErrMiss) {
 		t.Errorf("machine C's compile with a changed header: %v, want ErrMiss", err)
+	}
+}
+
+// TestRemoteRemember checks that what a run saw stays on its machine: Remember uploads
+// nothing, and Recall on another machine finds nothing.
+func TestRemoteRemember(t *testing.T) {
+	reg := newFaultyRegistry(t)
+	a := openMachine(t, reg.repo())
+	if err := a.Remember("compile hello linux/amd64", []Seen{{Name: "GOAMD64", Value: "v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Recall("compile hello linux/amd64"); err != nil {
+		t.Errorf("Recall on the same machine: %v", err)
+	}
+	a.Close(context.Background())
+	if s := a.Stats(); s.Uploads != 0 {
+		t.Errorf("Remember uploaded: %+v", s)
+	}
+	b := openMachine(t, reg.repo())
+	if _, err := b.Recall("compile hello linux/amd64"); !errors.Is(err, ErrMiss) {
+		t.Errorf("Recall on another machine: %v, want ErrMiss", err)
+	}
+	if reqs, _ := reg.counts(); reqs["GET manifests"] != 0 || reqs["PUT manifests"] != 0 {
+		t.Errorf("Remember and Recall reached the registry: %v", reqs)
 	}
 }
