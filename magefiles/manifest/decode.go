@@ -14,13 +14,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 )
 
 // The keys of each mapping in the schema, in the order the documentation gives them.
 var (
-	topKeys       = []string{"version", "repo", "platforms", "toolchains", "defaults", "apps"}
+	topKeys       = []string{"version", "repo", "platforms", "toolchains", "cache", "defaults", "apps"}
 	toolchainKeys = []string{"zig"}
+	cacheKeys     = []string{"remote"}
 	fieldKeys     = []string{"lang", "src", "include", "defines", "flags", "ldflags", "env", "output", "shrink", "shrink_failure", "image", "tags", "test"}
 	imageKeys     = []string{"entrypoint", "cmd", "env", "workdir", "user", "ports", "labels", "annotations", "data", "files"}
 	fileKeys      = []string{"from", "to"}
@@ -120,6 +122,15 @@ func (d *decoder) manifest(top *yaml.Node) *Manifest {
 						d.errorf(t.v, t.path, "invalid zig version %q; want a version such as %s", s, DefaultZig)
 					}
 					m.Toolchains.Zig = s
+				}
+			}
+		case "cache":
+			for _, c := range d.mapping(e.v, e.path, cacheKeys, nil) {
+				if s, ok := d.scalar(c.v, c.path); ok && s != "" {
+					if _, err := cache.ParseRemote(s); err != nil {
+						d.errorf(c.v, c.path, "%v", err)
+					}
+					m.Cache.Remote = s
 				}
 			}
 		case "defaults":

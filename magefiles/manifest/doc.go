@@ -10,6 +10,9 @@
 //	repo        the registry repository push writes to, such as registry.example.com/team
 //	platforms   linux/amd64, linux/386 or both; the default for every app is both
 //	toolchains  zig: the pinned zig version; the default is DefaultZig
+//	cache       remote: the repository of the team's shared action cache,
+//	            <registry>/<repository> such as registry.example.com/team/cache;
+//	            $MINIMAL_REMOTE_CACHE overrides it
 //	defaults    any app key except name, src and platforms, under every app
 //	apps        required, at least one
 //

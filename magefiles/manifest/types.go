@@ -19,6 +19,8 @@ type Manifest struct {
 	Platforms []Platform
 	// Toolchains pins toolchain versions.
 	Toolchains Toolchains
+	// Cache configures the action cache.
+	Cache Cache `json:",omitzero"`
 	// Apps are the declared apps, in file order, with defaults already applied.
 	Apps []App
 }
@@ -27,6 +29,13 @@ type Manifest struct {
 type Toolchains struct {
 	// Zig is the zig version used for C and GAS assembly. The default is "0.11.0".
 	Zig string
+}
+
+// Cache configures the action cache.
+type Cache struct {
+	// Remote is the repository of the remote cache, <registry>/<repository>, as
+	// written in the file; empty means none. $MINIMAL_REMOTE_CACHE overrides it.
+	Remote string
 }
 
 // Platform is an OS/architecture pair such as linux/amd64.

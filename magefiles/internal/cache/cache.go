@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -49,14 +50,22 @@ type Cache struct {
 	dir     string
 	blobs   string
 	actions string
+	// remote is the remote tier, or nil.
+	remote *tier
 }
 
 // Open opens the cache in dir, creating the directory if needed, and removes temporary
 // files left by killed writers when they are more than an hour old. It scans for them at
 // most once an hour per directory; failing to remove one is not an error.
-func Open(dir string) (*Cache, error) {
+//
+// With WithRemote, call Close before the program exits: it waits for the uploads.
+func Open(dir string, opts ...Option) (*Cache, error) {
 	if dir == "" {
 		return nil, errors.New("opening cache: no directory given")
+	}
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening cache: %w", err)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -77,6 +86,9 @@ func Open(dir string) (*Cache, error) {
 		c.removeStaleTemps(now)
 		c.touchStamp(now)
 	}
+	if o.remote != nil {
+		c.remote = newTier(c, o.remote, &logger{w: o.log}, o.verbose)
+	}
 	return c, nil
 }
 
@@ -86,7 +98,26 @@ func (c *Cache) Dir() string { return c.dir }
 // Put stores outputs, each under its name, as the result of the action with the given
 // key, replacing any earlier entry for the key. A nil or empty map records an action
 // that has no outputs.
+//
+// With a remote tier that takes uploads, Put then uploads the entry in the background;
+// its errors are the local directory's only.
 func (c *Cache) Put(key Key, outputs map[string][]byte) error {
+	entries, err := c.putLocal(key, outputs)
+	if err != nil {
+		return err
+	}
+	if c.remote != nil {
+		c.remote.stats.puts.Add(1)
+		for _, e := range entries {
+			c.remote.stats.putBytes.Add(e.size)
+		}
+		c.remote.upload(key, entries)
+	}
+	return nil
+}
+
+// putLocal stores an entry in the directory and returns its outputs, sorted by name.
+func (c *Cache) putLocal(key Key, outputs map[string][]byte) ([]entry, error) {
 	names := make([]string, 0, len(outputs))
 	for name := range outputs {
 		names = append(names, name)
@@ -96,12 +127,14 @@ func (c *Cache) Put(key Key, outputs map[string][]byte) error {
 	rec = append(rec, recordMagic...)
 	rec = hex.AppendEncode(rec, key[:])
 	rec = append(rec, '\n')
-	for _, name := range names {
+	entries := make([]entry, len(names))
+	for i, name := range names {
 		data := outputs[name]
 		sum := sha256.Sum256(data)
 		if err := c.putBlob(sum, data); err != nil {
-			return fmt.Errorf("storing output %q of action %s: %w", name, key, err)
+			return nil, fmt.Errorf("storing output %q of action %s: %w", name, key, err)
 		}
+		entries[i] = entry{name: name, sum: sum, size: int64(len(data))}
 		rec = hex.AppendEncode(rec, sum[:])
 		rec = append(rec, ' ')
 		rec = strconv.AppendInt(rec, int64(len(data)), 10)
@@ -113,9 +146,9 @@ func (c *Cache) Put(key Key, outputs map[string][]byte) error {
 	rec = strconv.AppendInt(rec, int64(len(names)), 10)
 	rec = append(rec, '\n')
 	if err := writeAtomic(c.actionPath(key), rec); err != nil {
-		return fmt.Errorf("storing action %s: %w", key, err)
+		return nil, fmt.Errorf("storing action %s: %w", key, err)
 	}
-	return nil
+	return entries, nil
 }
 
 // putBlob stores data under its SHA-256 sum unless a blob of the right size is already
@@ -132,7 +165,18 @@ func (c *Cache) putBlob(sum [sha256.Size]byte, data []byte) error {
 // Get returns the outputs stored for key, each checked against its SHA-256. It returns
 // an error wrapping ErrMiss when there is no entry, or when the entry is broken, in which
 // case the broken parts are removed. Other errors are the file system's.
+//
+// On a local miss, Get looks in the remote tier, if there is one.
 func (c *Cache) Get(key Key) (map[string][]byte, error) {
+	outputs, err := c.getLocal(key)
+	if errors.Is(err, ErrMiss) && c.remote != nil && c.remote.fetch(context.Background(), key) {
+		return c.getLocal(key)
+	}
+	return outputs, err
+}
+
+// getLocal is Get without the remote tier.
+func (c *Cache) getLocal(key Key) (map[string][]byte, error) {
 	rec, err := c.readRecord(key)
 	if err != nil {
 		return nil, err
@@ -175,8 +219,52 @@ func (o Output) Read() ([]byte, error) {
 
 // Lookup is Get for large outputs: it returns where each output is stored instead of its
 // bytes. It checks that every blob is present with the recorded size but does not read
-// it, so unlike Get it does not catch a blob corrupted in place.
+// it, so unlike Get it does not catch a blob corrupted in place. An entry from the
+// remote tier is checked in full before it is stored.
 func (c *Cache) Lookup(key Key) (map[string]Output, error) {
+	outputs, _, err := c.LookupContext(context.Background(), key)
+	return outputs, err
+}
+
+// Source says which tier of the cache answered a lookup.
+type Source int
+
+const (
+	// Local is the cache's own directory.
+	Local Source = iota + 1
+	// Remote is the remote tier: the entry was fetched, checked and stored locally.
+	Remote
+)
+
+// String returns "local" or "remote".
+func (s Source) String() string {
+	switch s {
+	case Local:
+		return "local"
+	case Remote:
+		return "remote"
+	}
+	return "Source(" + strconv.Itoa(int(s)) + ")"
+}
+
+// LookupContext is Lookup that also says which tier answered. ctx bounds the remote
+// tier's requests, which also stop when Close abandons them.
+func (c *Cache) LookupContext(ctx context.Context, key Key) (map[string]Output, Source, error) {
+	outputs, err := c.lookupLocal(key)
+	if err == nil {
+		return outputs, Local, nil
+	}
+	if !errors.Is(err, ErrMiss) || c.remote == nil || !c.remote.fetch(ctx, key) {
+		return nil, 0, err
+	}
+	if outputs, err = c.lookupLocal(key); err != nil {
+		return nil, 0, err
+	}
+	return outputs, Remote, nil
+}
+
+// lookupLocal is Lookup without the remote tier.
+func (c *Cache) lookupLocal(key Key) (map[string]Output, error) {
 	rec, err := c.readRecord(key)
 	if err != nil {
 		return nil, err

@@ -65,13 +65,15 @@ func (c *Cache) Remember(name string, seen []Seen) error {
 	if err != nil {
 		return err
 	}
-	return c.Put(seenKey(name), map[string][]byte{seenOutput: js})
+	// What this machine's runs saw is this machine's: it stays out of the remote tier.
+	_, err = c.putLocal(seenKey(name), map[string][]byte{seenOutput: js})
+	return err
 }
 
 // Recall returns what the last run of the action called name saw, as Remember recorded
 // it, or an error wrapping ErrMiss when nothing was recorded.
 func (c *Cache) Recall(name string) ([]Seen, error) {
-	outs, err := c.Get(seenKey(name))
+	outs, err := c.getLocal(seenKey(name))
 	if err != nil {
 		return nil, err
 	}

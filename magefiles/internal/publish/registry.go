@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/plainhttp"
 )
 
 // RegistryOption configures Registry.
@@ -222,17 +224,13 @@ func Registry(repo string, opts ...RegistryOption) (Interface, error) {
 		return nil, fmt.Errorf("registry publisher: invalid repository %q: %w", repo, err)
 	}
 	host := r.RegistryStr()
-	allowHTTP := func(h string) bool { return isLoopback(h) }
-	if o.insecure != nil {
-		insecure := *o.insecure
-		allowHTTP = func(string) bool { return insecure }
-	}
-	plainHTTP := allowHTTP(hostname(host))
+	allowHTTP := plainhttp.Allow(o.insecure)
+	plainHTTP := allowHTTP(plainhttp.Hostname(host))
 	var nameOpts []name.Option
 	if plainHTTP {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
-	var t http.RoundTripper = &schemeGuard{inner: o.transport, allowHTTP: allowHTTP}
+	t := plainhttp.Guard(o.transport, allowHTTP)
 	t = &limitTransport{inner: t, slots: make(chan struct{}, o.jobs)}
 	p := &registryPublisher{
 		repo:      repo,

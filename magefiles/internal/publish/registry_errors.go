@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/minimalbuild/minimal/magefiles/internal/plainhttp"
 )
 
 // registryError is a failed push: a message that says what happened and
@@ -232,7 +234,7 @@ func (p *registryPublisher) hint(ctx context.Context, repo name.Repository, err 
 		return h
 	}
 	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") && !p.plainHTTP {
-		if isLoopback(hostname(host)) {
+		if plainhttp.Loopback(host) {
 			return fmt.Sprintf("registry %s speaks plain HTTP, not HTTPS, and plain HTTP was turned off: allow it for this loopback registry, or serve the registry over HTTPS", host)
 		}
 		return fmt.Sprintf("registry %s speaks plain HTTP, not HTTPS; plain HTTP is allowed only for loopback registries (127.0.0.1, ::1, localhost) unless insecure registries are allowed explicitly: serve the registry over HTTPS, or allow plain HTTP if it is a test registry on a trusted network", host)
@@ -249,7 +251,7 @@ func (p *registryPublisher) hint(ctx context.Context, repo name.Repository, err 
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return fmt.Sprintf("cannot look up registry host %s: check the host of the repository and the DNS settings", hostname(host))
+		return fmt.Sprintf("cannot look up registry host %s: check the host of the repository and the DNS settings", plainhttp.Hostname(host))
 	}
 	n := tries(err)
 	if n == "" {

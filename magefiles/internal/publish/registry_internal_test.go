@@ -14,32 +14,9 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-)
 
-func TestIsLoopback(t *testing.T) {
-	tests := []struct {
-		host string
-		want bool
-	}{
-		{"127.0.0.1:5000", true},
-		{"127.8.9.10:5000", true}, // all of 127.0.0.0/8
-		{"localhost:5000", true},
-		{"localhost", true},
-		{"[::1]:5000", true},
-		{"::1", true},
-		{"10.0.0.1:5000", false},      // a private network is not loopback
-		{"192.168.1.2:5000", false},   // nor is this one
-		{"registry.localhost", false}, // a name under localhost may resolve anywhere
-		{"localhost.example.com", false},
-		{"[::2]:5000", false},
-		{"registry.example.com", false},
-	}
-	for _, tt := range tests {
-		if got := isLoopback(hostname(tt.host)); got != tt.want {
-			t.Errorf("isLoopback(hostname(%q)) = %v, want %v", tt.host, got, tt.want)
-		}
-	}
-}
+	"github.com/minimalbuild/minimal/magefiles/internal/plainhttp"
+)
 
 func TestRetryable(t *testing.T) {
 	status := func(code int) error { return &transport.Error{StatusCode: code} }
@@ -64,7 +41,7 @@ func TestRetryable(t *testing.T) {
 		{"400 NAME_INVALID", &transport.Error{StatusCode: 400, Errors: []transport.Diagnostic{{Code: transport.NameInvalidErrorCode}}}, false},
 		{"connection refused: nothing is there to answer", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, false},
 		{"cancelled", fmt.Errorf("pushing: %w", context.Canceled), false},
-		{"plain HTTP refused", &plainHTTPError{host: "r"}, false},
+		{"plain HTTP refused", &plainhttp.Error{Host: "r"}, false},
 		{"anything else", errors.New("boom"), false},
 		{"nil", nil, false},
 	}

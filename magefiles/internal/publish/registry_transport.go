@@ -75,54 +75,6 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return checkHost(via[0].URL, req.URL)
 }
 
-// isLoopback reports whether host (no port) is a loopback address or
-// localhost, where plain HTTP is allowed unless WithInsecure(false).
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// hostname returns host without its port and IPv6 brackets.
-func hostname(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
-	}
-	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
-		return host[1 : len(host)-1]
-	}
-	return host
-}
-
-// plainHTTPError is the error of a plain HTTP request that the publisher
-// does not allow.
-type plainHTTPError struct{ host string }
-
-func (e *plainHTTPError) Error() string {
-	return fmt.Sprintf("plain HTTP to %s is not allowed", e.host)
-}
-
-// schemeGuard refuses plain HTTP requests to hosts where it is not
-// allowed. go-containerregistry falls back to plain HTTP for more hosts
-// than loopback ones (private networks, *.localhost); this keeps that
-// fallback to the hosts the publisher allows.
-type schemeGuard struct {
-	inner     http.RoundTripper
-	allowHTTP func(host string) bool
-}
-
-func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.allowHTTP(req.URL.Hostname()) {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, &plainHTTPError{host: req.URL.Host}
-	}
-	return g.inner.RoundTrip(req)
-}
-
 // limitTransport lets at most cap(slots) requests be in flight at once.
 // A request holds its slot until its response headers arrive, which is
 // after its body is sent; no request waits for another while holding one.
