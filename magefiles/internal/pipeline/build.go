@@ -16,6 +16,7 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
+	"github.com/minimalbuild/minimal/magefiles/internal/toolid"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -81,7 +82,7 @@ func begin(ctx context.Context, o *options) (_ *actions, done func(), err error)
 	if err != nil {
 		return nil, nil, err
 	}
-	tool, err := toolID()
+	tool, err := toolid.Get()
 	if err != nil {
 		return nil, nil, err
 	}

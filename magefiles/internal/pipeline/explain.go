@@ -10,6 +10,7 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/progress"
+	"github.com/minimalbuild/minimal/magefiles/internal/toolid"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -31,7 +32,7 @@ func Explain(ctx context.Context, m *manifest.Manifest, opts ...Option) error {
 	if a.created, err = oci.Created(); err != nil {
 		return err
 	}
-	if a.tool, err = toolID(); err != nil {
+	if a.tool, err = toolid.Get(); err != nil {
 		return err
 	}
 	if _, err := os.Stat(o.cacheDir); err != nil {
