@@ -168,8 +168,9 @@ type candidate struct {
 // candidates: for code every branch filter with every code parameter set,
 // for data every data parameter set. When a stream has more than one, it
 // ranks them with lzma.Estimate, one greedy parse per filter coded under
-// every parameter set, and encodes only the best and those whose estimate
-// is within closeCall of it; the smallest result wins, ties going to the
+// every parameter set, and encodes only the best, for code every parameter
+// set with the best one's filter, and those whose estimate is within
+// closeCall of the best; the smallest result wins, ties going to the
 // earlier candidate. Estimates and encodes run concurrently, at most
 // o.workers at a time, and the result does not depend on their timing.
 func search(streams []piece, o options) ([]encoding, error) {
@@ -242,7 +243,7 @@ func search(streams []piece, o options) ([]encoding, error) {
 	}
 
 	var chosen []*candidate
-	for _, cs := range cands {
+	for i, cs := range cands {
 		best := cs[0]
 		for _, c := range cs[1:] {
 			if c.estimate < best.estimate {
@@ -250,7 +251,10 @@ func search(streams []piece, o options) ([]encoding, error) {
 			}
 		}
 		for _, c := range cs {
-			if c == best || (c.estimate-best.estimate)*closeCallScale <= best.estimate*closeCall {
+			// The estimates tell filters apart well, code parameters
+			// with one filter less so.
+			if c == best || streams[i].filtered > 0 && c.kind == best.kind ||
+				(c.estimate-best.estimate)*closeCallScale <= best.estimate*closeCall {
 				chosen = append(chosen, c)
 			}
 		}
