@@ -192,10 +192,5 @@ func (e *encoder) matchLen(pos int, dist uint32, limit int) int {
 	if from < 0 {
 		return 0
 	}
-	d := e.data
-	n := 0
-	for n < limit && d[from+n] == d[pos+n] {
-		n++
-	}
-	return n
+	return commonLen(e.data, from, pos, 0, limit)
 }

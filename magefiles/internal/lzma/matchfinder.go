@@ -79,11 +79,7 @@ func newBinTree(data []byte, dictSize uint32, nice, depth, maxOthers int) *binTr
 // extend returns how far the strings at a and b (a < b) agree, starting at
 // n and stopping at limit.
 func (t *binTree) extend(a, b, n, limit int) int {
-	d := t.data
-	for n < limit && d[a+n] == d[b+n] {
-		n++
-	}
-	return n
+	return commonLen(t.data, a, b, n, limit)
 }
 
 // find inserts the current position and returns its matches, longest

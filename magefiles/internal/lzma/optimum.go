@@ -104,21 +104,6 @@ func (e *encoder) matchesAt(ps *parser, pos int) (ms, others []match) {
 	return ps.cache[slot], ps.cacheOthers[slot]
 }
 
-// literalCost is the price of coding the byte at pos as a literal in
-// state, with rep0 the distance a matched literal compares with.
-func (e *encoder) literalCost(pos int, state uint32, rep0 uint32) uint32 {
-	var prev byte
-	if pos > 0 {
-		prev = e.data[pos-1]
-	}
-	probs := e.m.literalProbs(&e.p, pos, prev)
-	b := uint32(e.data[pos])
-	if state < numLitStates {
-		return literalPrice(probs, b, false, 0)
-	}
-	return literalPrice(probs, b, true, uint32(e.data[pos-int(rep0)-1]))
-}
-
 // shortRepPrice is the price of a short rep after the isMatch and isRep
 // bits.
 func (e *encoder) shortRepPrice(state uint32, posState int) uint32 {
@@ -301,6 +286,37 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 	curByte := data[p]
 	node := &opt[cur]
 	bestNormal, bestArr, bestStart, bestState := uint32(infinity), -1, 0, uint32(0)
+	// Arrivals often share the byte a matched literal compares with: the
+	// literal's prices are worked out once per position and byte.
+	var prev byte
+	if p > 0 {
+		prev = data[p-1]
+	}
+	litProbs := e.m.literalProbs(&e.p, p, prev)
+	plainLit := uint32(infinity)
+	var litBytes [maxArrivals]byte
+	var litPrices [maxArrivals]uint32
+	nLit := 0
+	literal := func(st, rep0 uint32) uint32 {
+		if st < numLitStates {
+			if plainLit == infinity {
+				plainLit = literalPrice(litProbs, uint32(curByte), false, 0)
+			}
+			return plainLit
+		}
+		mb := data[p-int(rep0)-1]
+		for k := range nLit {
+			if litBytes[k] == mb {
+				return litPrices[k]
+			}
+		}
+		pr := literalPrice(litProbs, uint32(curByte), true, uint32(mb))
+		if nLit < len(litBytes) {
+			litBytes[nLit], litPrices[nLit] = mb, pr
+			nLit++
+		}
+		return pr
+	}
 	for ai := range node.n {
 		a := &node.arr[ai]
 		st, reps := a.state, a.reps
@@ -310,7 +326,7 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 		if rep0OK {
 			matchByte = data[p-int(reps[0])-1]
 		}
-		litPrice := curPrice + price0(e.m.isMatch[st][posState]) + e.literalCost(p, st, reps[0])
+		litPrice := curPrice + price0(e.m.isMatch[st][posState]) + literal(st, reps[0])
 		nextIsLiteral := ps.add(cur+1, litPrice, cur, ai, edgeSingle, 0, backLiteral, arrivalKey(reps[0], true))
 		matchPrice := curPrice + price1(e.m.isMatch[st][posState])
 		repMatchPrice := matchPrice + price1(e.m.isRep[st])

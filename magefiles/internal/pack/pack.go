@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/lzma"
@@ -144,90 +145,165 @@ func (k branchKind) String() string {
 	return s
 }
 
-// search finds the smallest encoding of every stream. Streams of code are
-// first encoded under every branch filter with the first code parameters,
-// then under the best filter with the other code parameters; streams of
-// data with every data parameter set. Ties go to the earlier filter and parameters, so the
-// result does not depend on timing.
+// closeCall is how near, in parts per closeCallScale of the smallest
+// estimate, another candidate's estimate must be for search to encode it
+// too.
+const (
+	closeCall      = 1
+	closeCallScale = 10000
+)
+
+// candidate is one way to encode a stream: a branch filter and LZMA
+// parameters, with the order it has among the stream's candidates.
+type candidate struct {
+	stream, order int
+	kind          branchKind
+	props         lzma.Props
+	estimate      int
+	res           encoding
+	err           error
+}
+
+// search finds a small encoding of every stream. It lists each stream's
+// candidates: for code every branch filter with every code parameter set,
+// for data every data parameter set. When a stream has more than one, it
+// ranks them with lzma.Estimate, one greedy parse per filter coded under
+// every parameter set, and encodes only the best, for code every parameter
+// set with the best one's filter, and those whose estimate is within
+// closeCall of the best; the smallest result wins, ties going to the
+// earlier candidate. Estimates and encodes run concurrently, at most
+// o.workers at a time, and the result does not depend on their timing.
 func search(streams []piece, o options) ([]encoding, error) {
-	type job struct {
-		stream, order int
-		kind          branchKind
-		props         lzma.Props
-		res           encoding
-		err           error
-	}
-	run := func(jobs []*job) {
-		sem := make(chan struct{}, max(1, o.workers))
-		var wg sync.WaitGroup
-		for _, j := range jobs {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				s := streams[j.stream]
-				in := s.data
-				if s.filtered > 0 {
-					in = bytes.Clone(s.data)
-					filterBranches(in[s.filter:s.filter+s.filtered], j.kind)
-				}
-				pr := j.props
-				pr.DictSize = dictSize(len(in))
-				out, err := lzma.Encode(in, pr)
-				j.res, j.err = encoding{out: out, props: pr, kind: j.kind}, err
-			}()
-		}
-		wg.Wait()
-	}
-
-	var first []*job
-	for i, s := range streams {
-		if s.filtered > 0 {
-			for k, kind := range o.kinds {
-				first = append(first, &job{stream: i, order: k, kind: kind, props: o.code[0]})
-			}
-			continue
-		}
-		for k, pr := range o.data {
-			first = append(first, &job{stream: i, order: k, props: pr})
-		}
-	}
-	run(first)
-
-	best := make([]*job, len(streams))
-	pick := func(jobs []*job) error {
-		for _, j := range jobs {
-			if j.err != nil {
-				return fmt.Errorf("compressing: %w", j.err)
-			}
-			if b := best[j.stream]; b == nil || len(j.res.out) < len(b.res.out) ||
-				len(j.res.out) == len(b.res.out) && j.order < b.order {
-				best[j.stream] = j
-			}
-		}
-		return nil
-	}
-	if err := pick(first); err != nil {
-		return nil, err
-	}
-	var second []*job
-	for i, s := range streams {
+	input := func(s piece, kind branchKind) []byte {
 		if s.filtered == 0 {
-			continue
+			return s.data
 		}
-		for k, pr := range o.code[1:] {
-			second = append(second, &job{stream: i, order: len(o.kinds) + k, kind: best[i].kind, props: pr})
+		in := bytes.Clone(s.data)
+		filterBranches(in[s.filter:s.filter+s.filtered], kind)
+		return in
+	}
+	withDict := func(props []lzma.Props, n int) []lzma.Props {
+		out := make([]lzma.Props, len(props))
+		for i, pr := range props {
+			pr.DictSize = dictSize(n)
+			out[i] = pr
+		}
+		return out
+	}
+
+	// Each stream's candidates, grouped by filter: one estimate per group.
+	type group struct {
+		stream int
+		kind   branchKind
+		cands  []*candidate
+		err    error
+	}
+	var groups []*group
+	cands := make([][]*candidate, len(streams))
+	for i, s := range streams {
+		kinds, props := []branchKind{0}, o.data
+		if s.filtered > 0 {
+			kinds, props = o.kinds, o.code
+		}
+		for _, kind := range kinds {
+			g := &group{stream: i, kind: kind}
+			for _, pr := range withDict(props, len(s.data)) {
+				c := &candidate{stream: i, order: len(cands[i]), kind: kind, props: pr}
+				g.cands = append(g.cands, c)
+				cands[i] = append(cands[i], c)
+			}
+			groups = append(groups, g)
 		}
 	}
-	run(second)
-	if err := pick(second); err != nil {
-		return nil, err
+	var estimates []func()
+	for _, g := range groups {
+		if len(cands[g.stream]) == 1 {
+			continue
+		}
+		estimates = append(estimates, func() {
+			props := make([]lzma.Props, len(g.cands))
+			for i, c := range g.cands {
+				props[i] = c.props
+			}
+			sizes, err := lzma.Estimate(input(streams[g.stream], g.kind), props)
+			if err != nil {
+				g.err = err
+				return
+			}
+			for i, c := range g.cands {
+				c.estimate = sizes[i]
+			}
+		})
+	}
+	runAll(estimates, o.workers)
+	for _, g := range groups {
+		if g.err != nil {
+			return nil, fmt.Errorf("estimating stream %d: %w", g.stream, g.err)
+		}
+	}
+
+	var chosen []*candidate
+	for i, cs := range cands {
+		best := cs[0]
+		for _, c := range cs[1:] {
+			if c.estimate < best.estimate {
+				best = c
+			}
+		}
+		for _, c := range cs {
+			// The estimates tell filters apart well, code parameters
+			// with one filter less so.
+			if c == best || streams[i].filtered > 0 && c.kind == best.kind ||
+				(c.estimate-best.estimate)*closeCallScale <= best.estimate*closeCall {
+				chosen = append(chosen, c)
+			}
+		}
+	}
+	// The largest streams first, so that the last encode to start is a
+	// short one.
+	slices.SortStableFunc(chosen, func(a, b *candidate) int {
+		return len(streams[b.stream].data) - len(streams[a.stream].data)
+	})
+	encodes := make([]func(), len(chosen))
+	for i, c := range chosen {
+		encodes[i] = func() {
+			out, err := lzma.Encode(input(streams[c.stream], c.kind), c.props)
+			c.res, c.err = encoding{out: out, props: c.props, kind: c.kind}, err
+		}
+	}
+	runAll(encodes, o.workers)
+
+	best := make([]*candidate, len(streams))
+	for _, c := range chosen {
+		if c.err != nil {
+			return nil, fmt.Errorf("compressing stream %d: %w", c.stream, c.err)
+		}
+		if b := best[c.stream]; b == nil || len(c.res.out) < len(b.res.out) ||
+			len(c.res.out) == len(b.res.out) && c.order < b.order {
+			best[c.stream] = c
+		}
 	}
 	encs := make([]encoding, len(streams))
 	for i, b := range best {
 		encs[i] = b.res
 	}
 	return encs, nil
+}
+
+// runAll runs the functions, at most workers at a time, and returns when
+// all have.
+func runAll(fns []func(), workers int) {
+	sem := make(chan struct{}, max(1, workers))
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn()
+		}()
+	}
+	wg.Wait()
 }
 
 // dictSize is a dictionary that holds all of n bytes: the decoder's
