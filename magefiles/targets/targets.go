@@ -12,6 +12,7 @@ import (
 
 	"github.com/magefile/mage/mg"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
 	"github.com/minimalbuild/minimal/magefiles/internal/pipeline"
 	"github.com/minimalbuild/minimal/magefiles/internal/publish"
@@ -138,7 +139,11 @@ func Test(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return pipeline.Test(ctx, m, options()...)
+	opts, err := options(m)
+	if err != nil {
+		return err
+	}
+	return pipeline.Test(ctx, m, opts...)
 }
 
 // Explain says, for every app and platform, whether the next build will run it and which inputs changed since the last build of it (files, flags, environment, tool versions, minimal itself); it builds and writes nothing.
@@ -161,7 +166,7 @@ func explain(ctx context.Context, opts ...pipeline.Option) error {
 	if err != nil {
 		return err
 	}
-	return pipeline.Explain(ctx, m, append(options(), append(opts, pipeline.WithLog(os.Stdout))...)...)
+	return pipeline.Explain(ctx, m, append([]pipeline.Option{pipeline.WithVerbose(mg.Verbose())}, append(opts, pipeline.WithLog(os.Stdout))...)...)
 }
 
 // Clean removes everything the build wrote under images/.
@@ -184,7 +189,11 @@ func build(ctx context.Context, opts ...pipeline.Option) error {
 	if err != nil {
 		return err
 	}
-	_, err = pipeline.Build(ctx, m, append(options(), opts...)...)
+	common, err := options(m)
+	if err != nil {
+		return err
+	}
+	_, err = pipeline.Build(ctx, m, append(common, opts...)...)
 	return err
 }
 
@@ -200,18 +209,22 @@ func push(ctx context.Context, opts ...pipeline.Option) ([]publish.Pushed, error
 		return nil, err
 	}
 	var ropts []publish.RegistryOption
-	if v := os.Getenv("MINIMAL_INSECURE"); v != "" {
-		insecure, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("MINIMAL_INSECURE=%q: want true or false", v)
-		}
+	insecure, set, err := insecureEnv()
+	if err != nil {
+		return nil, err
+	}
+	if set {
 		ropts = append(ropts, publish.WithInsecure(insecure))
 	}
 	reg, err := publish.Registry(repo, ropts...)
 	if err != nil {
 		return nil, err
 	}
-	pushed, err := pipeline.Push(ctx, m, reg, append(options(), opts...)...)
+	common, err := options(m)
+	if err != nil {
+		return nil, err
+	}
+	pushed, err := pipeline.Push(ctx, m, reg, append(common, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +271,35 @@ func (e usageError) Unwrap() error   { return e.error }
 func (e usageError) ExitStatus() int { return 2 }
 
 // options are the pipeline options every target shares.
-func options() []pipeline.Option {
-	return []pipeline.Option{pipeline.WithVerbose(mg.Verbose())}
+func options(m *manifest.Manifest) ([]pipeline.Option, error) {
+	opts := []pipeline.Option{pipeline.WithVerbose(mg.Verbose())}
+	rc, err := cache.RemoteFromEnv(os.Getenv, m.Cache.Remote)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if rc.Repo == "" {
+		return opts, nil
+	}
+	ropts := []cache.RemoteOption{cache.WithWrite(rc.Write)}
+	insecure, set, err := insecureEnv()
+	if err != nil {
+		return nil, err
+	}
+	if set {
+		ropts = append(ropts, cache.WithInsecure(insecure))
+	}
+	return append(opts, pipeline.WithCacheOptions(cache.WithRemote(rc.Repo, ropts...))), nil
+}
+
+// insecureEnv reads $MINIMAL_INSECURE, which allows or forbids plain HTTP to registries
+// other than loopback ones; set is false when it is not set.
+func insecureEnv() (insecure, set bool, err error) {
+	v := os.Getenv("MINIMAL_INSECURE")
+	if v == "" {
+		return false, false, nil
+	}
+	if insecure, err = strconv.ParseBool(v); err != nil {
+		return false, false, usageError{fmt.Errorf("MINIMAL_INSECURE=%q: want true or false", v)}
+	}
+	return insecure, true, nil
 }

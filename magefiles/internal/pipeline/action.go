@@ -54,10 +54,11 @@ func do[T any](ctx context.Context, a *actions, name string, act action[T]) (res
 		}
 	}
 	if ok {
-		outs, err := a.cache.Lookup(key)
+		outs, src, err := a.cache.LookupContext(ctx, key)
 		switch {
 		case err == nil:
 			if result, err := act.decode(outs); err == nil {
+				a.count(src)
 				return result, false, nil
 			}
 		case !errors.Is(err, cache.ErrMiss):
@@ -68,6 +69,7 @@ func do[T any](ctx context.Context, a *actions, name string, act action[T]) (res
 		before, _ := a.cache.Recall(name)
 		return result, true, &runs{kind: act.kind, changes: cache.Changes(before, seen(ins, names, act.host))}
 	}
+	a.ran.Add(1)
 	outputs, found, err := act.run(ctx)
 	if err != nil {
 		return result, true, err
@@ -116,4 +118,18 @@ func output(outs map[string]cache.Output, name string) (cache.Output, error) {
 		return cache.Output{}, fmt.Errorf("%w: no output %q", cache.ErrMiss, name)
 	}
 	return o, nil
+}
+
+// count notes an action found in the cache.
+func (a *actions) count(src cache.Source) {
+	if src == cache.Remote {
+		a.remote.Add(1)
+	} else {
+		a.local.Add(1)
+	}
+}
+
+// counts says how many actions ran and how many came from each tier of the cache.
+func (a *actions) counts() string {
+	return fmt.Sprintf("%d run, %d from the local cache, %d from the remote cache", a.ran.Load(), a.local.Load(), a.remote.Load())
 }

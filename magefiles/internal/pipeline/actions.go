@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -42,6 +43,8 @@ type actions struct {
 	created time.Time
 	prog    *progress.Progress
 	dry     bool // explain what would run instead of running it
+
+	ran, local, remote atomic.Int64 // actions run, and found in each tier of the cache
 }
 
 // built is one app built for one platform.

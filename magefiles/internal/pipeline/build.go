@@ -32,17 +32,17 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if err != nil {
 		return nil, err
 	}
-	a, done, err := begin(ctx, o)
+	start := time.Now()
+	prog := progress.New(o.log)
+	defer prog.Close()
+	a, done, err := begin(ctx, o, prog)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	start := time.Now()
-	a.prog = progress.New(o.log)
-	defer a.prog.Close()
-	a.prog.SetTotal(len(specs))
+	prog.SetTotal(len(specs))
 	if o.verbose {
-		ctx = run.WithLog(ctx, a.prog)
+		ctx = run.WithLog(ctx, prog)
 	}
 	if a.inputs, err = compileInputs(ctx, o, specs); err != nil {
 		return nil, err
@@ -63,7 +63,8 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if err != nil {
 		return nil, err
 	}
-	a.prog.Close()
+	a.cache.Close(ctx) // the uploads to a remote tier finish first
+	prog.Close()
 	if err := r.WriteTable(o.log); err != nil {
 		return nil, err
 	}
@@ -71,13 +72,13 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if wrote == 0 {
 		what = "up to date:"
 	}
-	fmt.Fprintf(o.log, "%s %d images of %d apps in %v\n", what, len(results), len(r.Apps), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(o.log, "%s %d images of %d apps in %v; actions: %s\n", what, len(results), len(r.Apps), time.Since(start).Round(time.Millisecond), a.counts())
 	return r, nil
 }
 
 // begin opens the action cache, takes the output directory's lock and makes a work
-// directory. done releases them.
-func begin(ctx context.Context, o *options) (_ *actions, done func(), err error) {
+// directory. done releases them, and waits for the cache's uploads unless ctx is done.
+func begin(ctx context.Context, o *options, prog *progress.Progress) (_ *actions, done func(), err error) {
 	created, err := oci.Created()
 	if err != nil {
 		return nil, nil, err
@@ -86,24 +87,28 @@ func begin(ctx context.Context, o *options) (_ *actions, done func(), err error)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := cache.Open(o.cacheDir)
+	copts := append([]cache.Option{cache.WithLog(prog), cache.WithVerbose(o.verbose)}, o.cacheOpts...)
+	c, err := cache.Open(o.cacheDir, copts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the action cache: %w", err)
 	}
-	unlock, err := outdir.Lock(ctx, o.out, filepath.Join(c.Dir(), "locks"), o.log)
+	unlock, err := outdir.Lock(ctx, o.out, filepath.Join(c.Dir(), "locks"), prog)
 	if err != nil {
+		c.Close(ctx)
 		return nil, nil, err
 	}
 	work, err := outdir.WorkDir(c.Dir())
 	if err != nil {
+		c.Close(ctx)
 		unlock()
 		return nil, nil, err
 	}
 	done = func() {
+		c.Close(ctx)
 		os.RemoveAll(work)
 		unlock()
 	}
-	return &actions{o: o, cache: c, tool: tool, work: work, created: created}, done, nil
+	return &actions{o: o, cache: c, tool: tool, work: work, created: created, prog: prog}, done, nil
 }
 
 // compileInputs asks each language's builder for the compile inputs of its specs, the

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
@@ -17,13 +18,14 @@ import (
 type Option func(*options) error
 
 type options struct {
-	out      string
-	jobs     int
-	log      io.Writer
-	verbose  bool
-	apps     []string
-	builders map[string]toolchain.Builder
-	cacheDir string
+	out       string
+	jobs      int
+	log       io.Writer
+	verbose   bool
+	apps      []string
+	builders  map[string]toolchain.Builder
+	cacheDir  string
+	cacheOpts []cache.Option
 	// published is called after each app is written to the layout.
 	published func(app string)
 }
@@ -100,6 +102,12 @@ func WithApps(names ...string) Option {
 // toolchain cache ($MINIMAL_CACHE, else $XDG_CACHE_HOME/minimal).
 func WithCache(dir string) Option {
 	return func(o *options) error { o.cacheDir = dir; return nil }
+}
+
+// WithCacheOptions passes opts to the action cache, such as cache.WithRemote for a
+// remote tier. The default is a local cache only.
+func WithCacheOptions(opts ...cache.Option) Option {
+	return func(o *options) error { o.cacheOpts = append(o.cacheOpts, opts...); return nil }
 }
 
 // withBuilder replaces the builder for a language; tests use it to run without toolchains.
