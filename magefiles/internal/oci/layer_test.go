@@ -478,8 +478,8 @@ func readAll(t *testing.T, open func() (io.ReadCloser, error)) []byte {
 }
 
 // TestHostLayerErrorMessages checks whole messages: each names the host file at fault once
-// and leaves the layer's role ("data layer: ", "files layer: ") to the caller, so that
-// the caller's wrapping does not repeat it.
+// and leaves the layer's role ("data layer: ", "files layer: ") to App.Layers, which says
+// it once.
 func TestHostLayerErrorMessages(t *testing.T) {
 	root := t.TempDir()
 	makeTree(t, root, []node{
