@@ -23,10 +23,11 @@ var (
 	topKeys       = []string{"version", "repo", "platforms", "toolchains", "cache", "defaults", "apps"}
 	toolchainKeys = []string{"zig"}
 	cacheKeys     = []string{"remote"}
-	fieldKeys     = []string{"lang", "src", "include", "defines", "flags", "ldflags", "env", "output", "shrink", "shrink_failure", "image", "tags", "test"}
+	fieldKeys     = []string{"lang", "src", "include", "defines", "flags", "ldflags", "env", "output", "shrink", "shrink_failure", "image", "tags", "test", "budget"}
 	imageKeys     = []string{"entrypoint", "cmd", "env", "workdir", "user", "ports", "labels", "annotations", "data", "files"}
 	fileKeys      = []string{"from", "to"}
 	testKeys      = []string{"args", "env", "stdout", "stdout_contains", "stderr", "stderr_contains", "exit", "signal", "after"}
+	budgetKeys    = []string{"content", "pull"}
 )
 
 // layerKind says which kind of mapping holds a layer of Fields.
@@ -122,6 +123,7 @@ func (d *decoder) manifest(top *yaml.Node) *Manifest {
 						d.errorf(t.v, t.path, "invalid zig version %q; want a version such as %s", s, DefaultZig)
 					}
 					m.Toolchains.Zig = s
+					m.Toolchains.ZigPos = Position{Line: t.v.Line, Column: t.v.Column}
 				}
 			}
 		case "cache":
@@ -347,7 +349,40 @@ func (d *decoder) field(l *layer, e entry) {
 		})
 	case "test":
 		f.Test = d.test(e.v, e.path)
+	case "budget":
+		f.Budget = d.sizeBudget(e.v, e.path)
 	}
+}
+
+// sizeBudget decodes a budget: {content: SIZE, pull: SIZE}.
+func (d *decoder) sizeBudget(n *yaml.Node, p string) *Budget {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, p, "want a mapping {content, pull} of sizes such as 2KiB, got %s", describe(n))
+		return nil
+	}
+	b := &Budget{}
+	for _, e := range d.mapping(n, p, budgetKeys, nil) {
+		if isNull(e.v) {
+			continue
+		}
+		s, ok := d.scalar(e.v, e.path)
+		if !ok {
+			continue
+		}
+		bytes, msg := ParseSize(s)
+		if msg != nil {
+			d.errorf(e.v, e.path, "%v", msg)
+			continue
+		}
+		size := Size{Bytes: bytes, Text: s, Pos: Position{Line: e.v.Line, Column: e.v.Column}}
+		switch e.key {
+		case "content":
+			b.Content = size
+		case "pull":
+			b.Pull = size
+		}
+	}
+	return b
 }
 
 // enum decodes e's value, a scalar that must be one of values; want lists them for the

@@ -45,8 +45,11 @@
 //	           stderr_contains, exit (0 to 255), signal (TERM, INT, HUP, QUIT, KILL,
 //	           USR1 or USR2, with or without SIG) and after (a Go duration, such as
 //	           200ms; the default with a signal is DefaultAfter)
+//	budget     the most the image may weigh on each platform: content (uncompressed
+//	           layer bytes) and pull (manifest, config and compressed layers), each a
+//	           size such as 2048, 100B, 2kB, 2KiB, 1.5 MB or 3MiB (see ParseSize)
 //	targets    per-architecture overrides, keyed amd64 or 386 (386 quoted or not),
-//	           holding any of the keys above from lang to test except tags
+//	           holding any of the keys above except tags
 //
 // Paths are relative to the repository root, which is the manifest's directory. Each
 // must exist and stay inside the repository, also through symlinks; only image.files
@@ -74,7 +77,8 @@
 //   - a map (defines, env, image.env, image.labels, image.annotations) merges key by
 //     key, the higher layer's value winning for a key both set;
 //   - image merges field by field, each by the rules above;
-//   - test replaces as a whole, its env included.
+//   - test replaces as a whole, its env included;
+//   - budget merges content and pull each on its own.
 //
 // In the Manifest, App.Fields holds defaults and the app merged, and App.Targets the
 // two target layers merged, without what the app sets itself; Manifest.Spec merges

@@ -66,7 +66,7 @@ func (m *Manifest) Spec(app *App, p Platform) (Spec, error) {
 	for i := range f.Image.Files {
 		f.Image.Files[i].From = m.abs(f.Image.Files[i].From)
 	}
-	return Spec{App: app.Name, Platform: p, Root: m.Root, Zig: m.Toolchains.Zig, Fields: f}, nil
+	return Spec{App: app.Name, Platform: p, Root: m.Root, File: m.File, Zig: m.Toolchains.Zig, Fields: f}, nil
 }
 
 // Specs returns the spec of every app for each of its platforms, in app order and then
@@ -118,7 +118,28 @@ func merge(base, over Fields) Fields {
 		Image:         mergeImage(base.Image, over.Image),
 		Tags:          pickList(base.Tags, over.Tags),
 		Test:          cloneTest(pickPtr(base.Test, over.Test)),
+		Budget:        mergeBudget(base.Budget, over.Budget),
 	}
+}
+
+// mergeBudget merges over's sizes over base's, each on its own; nil if both are nil.
+func mergeBudget(base, over *Budget) *Budget {
+	if base == nil && over == nil {
+		return nil
+	}
+	var out Budget
+	for _, b := range []*Budget{base, over} {
+		if b == nil {
+			continue
+		}
+		if b.Content.Bytes != 0 {
+			out.Content = b.Content
+		}
+		if b.Pull.Bytes != 0 {
+			out.Pull = b.Pull
+		}
+	}
+	return &out
 }
 
 func mergeImage(base, over Image) Image {
@@ -230,6 +251,17 @@ func unset(f, set Fields) Fields {
 	}
 	if set.Test != nil {
 		out.Test = nil
+	}
+	if set.Budget != nil && out.Budget != nil {
+		if set.Budget.Content.Bytes != 0 {
+			out.Budget.Content = Size{}
+		}
+		if set.Budget.Pull.Bytes != 0 {
+			out.Budget.Pull = Size{}
+		}
+		if *out.Budget == (Budget{}) {
+			out.Budget = nil
+		}
 	}
 	return out
 }

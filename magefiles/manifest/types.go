@@ -29,6 +29,8 @@ type Manifest struct {
 type Toolchains struct {
 	// Zig is the zig version used for C and GAS assembly. The default is "0.11.0".
 	Zig string
+	// ZigPos is where toolchains.zig is written; zero when the manifest leaves it out.
+	ZigPos Position
 }
 
 // Cache configures the action cache.
@@ -86,6 +88,24 @@ type Fields struct {
 	Image         Image
 	Tags          []string
 	Test          *Test
+	// Budget caps the image's sizes; nil means no cap.
+	Budget *Budget
+}
+
+// Budget is the most an app's image may weigh on each platform. A Size whose Bytes is
+// zero sets no cap.
+type Budget struct {
+	// Content caps the image's uncompressed layer bytes: what `docker images` shows.
+	Content Size
+	// Pull caps what a pull transfers: manifest, config and compressed layers.
+	Pull Size
+}
+
+// Size is a number of bytes as the manifest writes it, with where it is written.
+type Size struct {
+	Bytes int64    // the size in bytes; 0 means not set
+	Text  string   // as written, such as "2KiB"
+	Pos   Position // where Text is in the manifest
 }
 
 // Image is the image configuration of an app.
@@ -128,11 +148,23 @@ type Spec struct {
 	Platform Platform
 	// Root is the absolute repository root.
 	Root string
+	// File is the manifest's path as it was given to Load, for messages that point
+	// into it, such as a budget's position.
+	File string
 	// Zig is the pinned zig version, from toolchains.zig.
 	Zig string
 	// Fields hold the merged settings. Src, Include, Image.Data and relative
 	// Image.Files[].From are absolute host paths here.
 	Fields
+}
+
+// At returns "file:line:column" for a position in file, or file alone for the zero
+// Position.
+func (p Position) At(file string) string {
+	if p.Line == 0 {
+		return file
+	}
+	return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Column)
 }
 
 // Error is a problem found in a manifest, at a position.

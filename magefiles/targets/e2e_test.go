@@ -25,12 +25,17 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
-// need skips the test when a tool is missing, naming the Debian package to install (each
-// has the tool's name); under CI=true a missing tool fails the test instead.
+// need skips the test when a tool is missing, naming the Debian package to install (the tool's
+// name, or the package that has it); under CI=true a missing tool fails the test instead.
 func need(t testing.TB, tools ...string) {
 	t.Helper()
+	pkgs := map[string]string{"ctr": "containerd"}
 	for _, tool := range tools {
-		testenv.Tool(t, tool, tool)
+		pkg := pkgs[tool]
+		if pkg == "" {
+			pkg = tool
+		}
+		testenv.Tool(t, tool, pkg)
 	}
 }
 
@@ -97,7 +102,9 @@ func digests(r *report.Report) map[string]string {
 // runc for both platforms, checking each app's smoke test. It also builds the same
 // sources in another directory, twice, and checks that every digest is the same. Last,
 // it pushes every app to Debian's docker-registry with go tool mage push, pulls each
-// platform back with skopeo and runs it the same way.
+// platform back with skopeo and runs it the same way. In between, testRuntimes runs the
+// images with podman and containerd and validates the layout against the image-spec's
+// JSON schemas.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every example app; not in -short mode")
@@ -145,6 +152,10 @@ func TestEndToEnd(t *testing.T) {
 			runInContainer(t, layout+":"+s.App+"/"+s.Platform.Arch, s)
 		})
 	}
+
+	// The same images in podman and containerd, and the layout against the image-spec's
+	// own schemas.
+	testRuntimes(t, a, specs)
 
 	// Packed programs start through a stub: each runs again in its container with a
 	// large environment, and those that ignore their arguments with a long argv too.

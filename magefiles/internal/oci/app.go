@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"fmt"
 	"maps"
 	"path"
 	"slices"
@@ -72,20 +73,21 @@ func AppOf(s manifest.Spec, p v1.Platform, created time.Time) App {
 }
 
 // Layers returns the layers of a's image around its binary bin: data, extra files,
-// then the binary, each in its own layer, the one that changes most last.
+// then the binary, each in its own layer, the one that changes most last. An error
+// says which layer, once: "data layer: <host file>: ...".
 func (a App) Layers(bin []byte) ([]v1.Layer, error) {
 	var layers []v1.Layer
 	if a.Data != "" {
 		l, err := DirLayer(a.Data, DataDir, a.Created)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("data layer: %w", err)
 		}
 		layers = append(layers, l)
 	}
 	if len(a.Files) > 0 {
 		l, err := HostFilesLayer(a.Files, a.Created)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("files layer: %w", err)
 		}
 		layers = append(layers, l)
 	}

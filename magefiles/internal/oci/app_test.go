@@ -135,3 +135,38 @@ func TestAppInputs(t *testing.T) {
 		t.Error("the same app reports different inputs")
 	}
 }
+
+// TestAppLayersErrors checks whole messages of App.Layers: each part of their context
+// once, the layer's role first, then the host file at fault.
+func TestAppLayersErrors(t *testing.T) {
+	root := t.TempDir()
+	kodata := filepath.Join(root, "kodata")
+	if err := os.Mkdir(kodata, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../secret", filepath.Join(kodata, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		app  App
+		want string
+	}{
+		{
+			name: "a data link that leaves the directory",
+			app:  App{Name: "greet", Data: kodata},
+			want: "data layer: " + filepath.Join(kodata, "evil") + ": link to ../secret leaves the directory",
+		},
+		{
+			name: "an extra file that is a directory",
+			app:  App{Name: "greet", Files: []HostFile{{From: kodata, To: "/etc/x"}}},
+			want: "files layer: " + kodata + " is not a regular file (mode drwxr-xr-x)",
+		},
+	}
+	for _, tt := range tests {
+		_, err := tt.app.Layers([]byte("\x7fELF"))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s: Layers error = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}

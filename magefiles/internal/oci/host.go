@@ -20,11 +20,12 @@ import (
 // lexically, stays inside hostDir; any other link, and any file that is not a
 // regular file, directory or link, is an error. hostDir itself may be a link
 // to a directory. The files are read when DirLayer is called, so the layer
-// does not change if the host files do.
+// does not change if the host files do. An error names the host file at
+// fault and leaves the layer's role to the caller: "data layer: ".
 func DirLayer(hostDir, imageDir string, created time.Time) (v1.Layer, error) {
 	files, err := dirFiles(hostDir, imageDir)
 	if err != nil {
-		return nil, fmt.Errorf("data layer: %w", err)
+		return nil, err
 	}
 	return Layer(files, created)
 }
@@ -39,23 +40,25 @@ type HostFile struct {
 
 // HostFilesLayer returns a layer holding a copy of each host file at its
 // image path, with the same mode rule as DirLayer: 0o755 if any execute bit
-// is set, else 0o644. Each From must be, or link to, a regular file.
+// is set, else 0o644. Each From must be, or link to, a regular file. An
+// error names the host file at fault and leaves the layer's role to the
+// caller: "files layer: ".
 func HostFilesLayer(files []HostFile, created time.Time) (v1.Layer, error) {
 	if len(files) == 0 {
-		return nil, fmt.Errorf("files layer: no files")
+		return nil, fmt.Errorf("no files")
 	}
 	out := make([]File, 0, len(files))
 	for _, hf := range files {
 		fi, err := os.Stat(hf.From)
 		if err != nil {
-			return nil, fmt.Errorf("files layer: %w", err)
+			return nil, err
 		}
 		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("files layer: %s is not a regular file (mode %v)", hf.From, fi.Mode())
+			return nil, fmt.Errorf("%s is not a regular file (mode %v)", hf.From, fi.Mode())
 		}
 		data, err := os.ReadFile(hf.From)
 		if err != nil {
-			return nil, fmt.Errorf("files layer: %w", err)
+			return nil, err
 		}
 		out = append(out, File{Path: hf.To, Mode: fileMode(fi.Mode()), Data: data})
 	}

@@ -476,3 +476,57 @@ func readAll(t *testing.T, open func() (io.ReadCloser, error)) []byte {
 	}
 	return b
 }
+
+// TestHostLayerErrorMessages checks whole messages: each names the host file at fault once
+// and leaves the layer's role ("data layer: ", "files layer: ") to App.Layers, which says
+// it once.
+func TestHostLayerErrorMessages(t *testing.T) {
+	root := t.TempDir()
+	makeTree(t, root, []node{
+		{path: "kodata/", mode: 0o755},
+		{path: "kodata/evil", data: "->../secret"},
+		{path: "dir/", mode: 0o755},
+	})
+	tests := []struct {
+		name string
+		make func() error
+		want string
+	}{
+		{
+			name: "a data link that leaves the directory",
+			make: func() error {
+				_, err := oci.DirLayer(filepath.Join(root, "kodata"), oci.DataDir, created)
+				return err
+			},
+			want: filepath.Join(root, "kodata", "evil") + ": link to ../secret leaves the directory",
+		},
+		{
+			name: "a data directory that is a file",
+			make: func() error {
+				makeTree(t, root, []node{{path: "plain", mode: 0o644, data: "x"}})
+				_, err := oci.DirLayer(filepath.Join(root, "plain"), oci.DataDir, created)
+				return err
+			},
+			want: filepath.Join(root, "plain") + " is not a directory",
+		},
+		{
+			name: "an extra file that is a directory",
+			make: func() error {
+				_, err := oci.HostFilesLayer([]oci.HostFile{{From: filepath.Join(root, "dir"), To: "/d"}}, created)
+				return err
+			},
+			want: filepath.Join(root, "dir") + " is not a regular file (mode drwxr-xr-x)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.make()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("error = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

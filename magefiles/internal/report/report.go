@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/passname"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // Report is the size report of a build, written to report.json and printed as a table.
@@ -34,6 +35,8 @@ type Platform struct {
 	Content int64 `json:"content"`
 	// Pull is what a pull transfers: manifest, config and compressed layers.
 	Pull int64 `json:"pull"`
+	// Budget is the app's budget on this platform; nil when it has none.
+	Budget *Budget `json:"budget,omitempty"`
 }
 
 // Step is a binary's size after one step of the build.
@@ -48,13 +51,25 @@ type Step struct {
 }
 
 // WriteTable prints r as an aligned table, one row per app and platform: names on the
-// left, sizes on the right.
+// left, sizes on the right. When an app has a budget, a last column gives it and how much
+// of it the image uses, and marks with "!" the sizes at NearBudget of it or more.
 func (r *Report) WriteTable(w io.Writer) error {
 	rows := [][]string{{"APP", "PLATFORM", "BINARY", "IMAGE", "PULL"}}
+	budgets, marked := false, false
 	for _, a := range r.Apps {
 		for _, p := range a.Platforms {
-			rows = append(rows, []string{a.Name, p.Platform, formatBytes(p.Binary), formatBytes(p.Content), formatBytes(p.Pull)})
+			row := []string{a.Name, p.Platform, formatBytes(p.Binary), formatBytes(p.Content), formatBytes(p.Pull)}
+			if p.Budget != nil {
+				budgets = true
+				cell, mark := p.budgetCell()
+				marked = marked || mark
+				row = append(row, cell)
+			}
+			rows = append(rows, row)
 		}
+	}
+	if budgets {
+		rows[0] = append(rows[0], "BUDGET")
 	}
 	width := make([]int, len(rows[0]))
 	for _, row := range rows {
@@ -64,14 +79,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	var b strings.Builder
 	for _, row := range rows {
+		var line strings.Builder
 		for i, cell := range row {
-			if i < 2 {
-				fmt.Fprintf(&b, "%-*s  ", width[i], cell)
+			if i < 2 || i == 5 {
+				fmt.Fprintf(&line, "%-*s  ", width[i], cell)
 			} else {
-				fmt.Fprintf(&b, "%*s  ", width[i], cell)
+				fmt.Fprintf(&line, "%*s  ", width[i], cell)
 			}
 		}
-		b.WriteString("\n")
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+	if marked {
+		fmt.Fprintf(&b, "!: a size at %.0f%% of its budget or more\n", 100*NearBudget)
 	}
 	for _, a := range r.Apps {
 		for _, p := range a.Platforms {
@@ -88,7 +107,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 		}
 	}
-	_, err := io.WriteString(w, strings.ReplaceAll(b.String(), "  \n", "\n"))
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 
@@ -99,15 +118,27 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// formatBytes renders n with thousands separators and a unit: "1,200,290 B".
-func formatBytes(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var out []byte
-	for i, c := range []byte(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
+// budgetCell describes p's budget and how much of it p uses: "content 2,048 B (93%) !,
+// pull 4,096 B (51%)", and says whether a size is marked.
+func (p *Platform) budgetCell() (string, bool) {
+	var parts []string
+	marked := false
+	for _, c := range []struct {
+		what        string
+		size, limit int64
+	}{{"content", p.Content, p.Budget.Content}, {"pull", p.Pull, p.Budget.Pull}} {
+		if c.limit == 0 {
+			continue
 		}
-		out = append(out, c)
+		part := fmt.Sprintf("%s %s (%d%%)", c.what, formatBytes(c.limit), 100*c.size/c.limit)
+		if slices.Contains(p.Budget.Near, c.what) {
+			part += " !"
+			marked = true
+		}
+		parts = append(parts, part)
 	}
-	return string(out) + " B"
+	return strings.Join(parts, ", "), marked
 }
+
+// formatBytes renders n with thousands separators and a unit: "1,200,290 B".
+func formatBytes(n int64) string { return manifest.FormatBytes(n) }

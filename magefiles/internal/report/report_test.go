@@ -22,11 +22,13 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func sampleReport() *Report {
 	return &Report{Apps: []App{
 		{Name: "hello", Index: "sha256:aa", Platforms: []Platform{
-			{Platform: "linux/amd64", Manifest: "sha256:bb", Steps: []Step{{Pass: "compile+strip", Bytes: 1200290}, {Pass: "sstrip", Bytes: 1192386}, {Pass: "pack", Bytes: 431166, StartupAddedMs: 10.7}}, Binary: 431166, Content: 431166, Pull: 431900},
+			{Platform: "linux/amd64", Manifest: "sha256:bb", Steps: []Step{{Pass: "compile+strip", Bytes: 1200290}, {Pass: "sstrip", Bytes: 1192386}, {Pass: "pack", Bytes: 431166, StartupAddedMs: 10.7}}, Binary: 431166, Content: 431166, Pull: 431900,
+				Budget: &Budget{Content: 1 << 20, Pull: 450000, Near: []string{"pull"}}},
 			{Platform: "linux/386", Manifest: "sha256:cc", Steps: []Step{{Pass: "compile+strip", Bytes: 1101986}, {Pass: "sstrip", Bytes: 1096610}, {Pass: "pack", Bytes: 1096610, Skipped: "smoke test after pack: exit 1, want 0"}}, Binary: 1096610, Content: 1096610, Pull: 526606},
 		}},
 		{Name: "teensy-example", Index: "sha256:dd", Platforms: []Platform{
-			{Platform: "linux/386", Manifest: "sha256:ee", Steps: []Step{{Pass: "compile", Bytes: 72}}, Binary: 72, Content: 2048, Pull: 431},
+			{Platform: "linux/386", Manifest: "sha256:ee", Steps: []Step{{Pass: "compile", Bytes: 72}}, Binary: 72, Content: 2048, Pull: 431,
+				Budget: &Budget{Content: 2048, Near: []string{"content"}}},
 		}},
 	}}
 }

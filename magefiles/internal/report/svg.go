@@ -37,6 +37,9 @@ var passColors = map[string]string{
 
 const otherColor = "#6baed6"
 
+// budgetColor draws content budgets, and marks the sizes near their budget.
+const budgetColor = "#a50f15"
+
 // Chart geometry, in pixels.
 const (
 	chartWidth = 1000
@@ -51,8 +54,9 @@ const (
 
 // WriteSVG draws r as a horizontal bar chart on a logarithmic byte scale: one group per
 // app, one bar per platform, each bar stepped from the size as compiled down to the size
-// after the last shrink pass, with the image's content size as a tick and refs as dashed
-// lines.
+// after the last shrink pass, with the image's content size as a tick, its content budget
+// as a bracket, the platform's label marked "!" in red when a size is at NearBudget of its
+// budget or more, and refs as dashed lines.
 func (r *Report) WriteSVG(w io.Writer, refs []Reference) error {
 	lo, hi := r.span(refs)
 	x := func(n int64) float64 {
@@ -72,7 +76,7 @@ func (r *Report) WriteSVG(w io.Writer, refs []Reference) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n", chartWidth, height, chartWidth, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="16" y="28" font-size="18" font-weight="bold" fill="#111">Image sizes, after each shrink pass</text>`+"\n")
-	fmt.Fprintf(&b, `<text x="16" y="48" fill="#555">Bytes of the executable on a logarithmic scale; the tick is the image content as docker images counts it.</text>`+"\n")
+	fmt.Fprintf(&b, `<text x="16" y="48" fill="#555">Bytes of the executable on a logarithmic scale; the tick is the image content as docker images counts it, the bracket its budget.</text>`+"\n")
 
 	// Legend: the passes that occur, in order of first appearance.
 	lx := 16.0
@@ -93,7 +97,11 @@ func (r *Report) WriteSVG(w io.Writer, refs []Reference) error {
 	for _, a := range r.Apps {
 		fmt.Fprintf(&b, `<text x="16" y="%.1f" font-weight="bold" fill="#111">%s</text>`+"\n", y+13, html.EscapeString(a.Name))
 		for _, p := range a.Platforms {
-			fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#555">%s</text>`+"\n", labelWidth-8, y+13, html.EscapeString(p.Platform))
+			if p.Budget != nil && len(p.Budget.Near) > 0 {
+				fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" font-weight="bold" fill="%s">! %s<title>%s</title></text>`+"\n", labelWidth-8, y+13, budgetColor, html.EscapeString(p.Platform), html.EscapeString(p.nearLabel()))
+			} else {
+				fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#555">%s</text>`+"\n", labelWidth-8, y+13, html.EscapeString(p.Platform))
+			}
 			// Widest first, so that each later (smaller) step is drawn over the earlier one.
 			for _, s := range p.Steps {
 				if s.Skipped != "" {
@@ -106,11 +114,17 @@ func (r *Report) WriteSVG(w io.Writer, refs []Reference) error {
 				cx := x(p.Content)
 				fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d94801" stroke-width="2"><title>image content: %s</title></line>`+"\n", cx, y-2, cx, y+rowHeight+2, formatBytes(p.Content))
 			}
+			if p.Budget != nil && p.Budget.Content > 0 {
+				bx := x(p.Budget.Content)
+				fmt.Fprintf(&b, `<path d="M%.1f %.1fv%dh-4M%.1f %.1fh-4" fill="none" stroke="%s" stroke-width="2"><title>content budget: %s</title></path>`+"\n",
+					bx, y-3, rowHeight+6, bx, y-3, budgetColor, formatBytes(p.Budget.Content))
+			}
 			label := formatBytes(p.Binary)
 			if len(p.Steps) > 0 && p.Steps[0].Bytes > p.Binary {
 				label += fmt.Sprintf(" (−%.1f%%)", 100*float64(p.Steps[0].Bytes-p.Binary)/float64(p.Steps[0].Bytes))
 			}
 			fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#111">%s</text>`+"\n", plotRight+8, y+13, label)
+
 			y += rowHeight + rowGap
 		}
 		y += groupGap
@@ -136,6 +150,20 @@ func (r *Report) WriteSVG(w io.Writer, refs []Reference) error {
 	return err
 }
 
+// nearLabel says which sizes of p are near their budget, and how near: "content 93%,
+// pull 91% of budget".
+func (p *Platform) nearLabel() string {
+	var parts []string
+	for _, what := range p.Budget.Near {
+		size, limit := p.Content, p.Budget.Content
+		if what == "pull" {
+			size, limit = p.Pull, p.Budget.Pull
+		}
+		parts = append(parts, fmt.Sprintf("%s %d%%", what, 100*size/limit))
+	}
+	return strings.Join(parts, ", ") + " of budget"
+}
+
 // span returns the chart's scale as powers of ten: below the smallest and above the
 // largest size drawn.
 func (r *Report) span(refs []Reference) (lo, hi float64) {
@@ -149,6 +177,9 @@ func (r *Report) span(refs []Reference) (lo, hi float64) {
 		for _, p := range a.Platforms {
 			see(p.Binary)
 			see(p.Content)
+			if p.Budget != nil {
+				see(p.Budget.Content)
+			}
 			for _, s := range p.Steps {
 				see(s.Bytes)
 			}

@@ -1,13 +1,17 @@
 package toolchain
 
 import (
+	"bytes"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/minimalbuild/minimal/magefiles/internal/run"
@@ -29,7 +33,7 @@ func TestLinkArgs(t *testing.T) {
 		{
 			name: "strip with -n: the smallest layout, for a result with one segment",
 			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{"strip"}}}, t: amd, nmagic: true,
-			want: []string{"ld.lld", "-m", "elf_x86_64", "-static", "-s", "--no-rosegment", "-T", "/w/discard-comment.ld", "-n", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
+			want: []string{"ld.lld", "-m", "elf_x86_64", "-static", "-s", "--no-rosegment", "-z", "nognustack", "-T", "/w/discard-comment.ld", "-n", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
 		},
 		{
 			name: "strip without -n: the relink of a result with a writable segment",
@@ -367,6 +371,102 @@ func TestNASM(t *testing.T) {
 			want := "output flat: the result is not an executable for " + p.String() + ": it is "
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("error %v, want one containing %q", err, want)
+			}
+		})
+	}
+}
+
+// pauseAsm are GAS programs that wait in pause() until a signal ends them, so that a test
+// can read their memory map.
+var pauseAsm = map[string]string{
+	"amd64": "\t.globl _start\n\t.text\n_start:\n\tmov $34, %eax\n\tsyscall\n\tjmp _start\n\t.section .note.GNU-stack, \"\", @progbits\n",
+	"386":   "\t.globl _start\n\t.text\n_start:\n\tmov $29, %eax\n\tint $0x80\n\tjmp _start\n\t.section .note.GNU-stack, \"\", @progbits\n",
+}
+
+// TestAsmStackNotExecutable builds a program with the strip pass for each platform and
+// reads its memory map as Linux made it: only the code may be executable, never the
+// stack, whether the program has a PT_GNU_STACK header (386) or not (amd64, where Linux
+// 5.8 and later need none).
+func TestAsmStackNotExecutable(t *testing.T) {
+	z := realZig(t)
+	var uts syscall.Utsname
+	if err := syscall.Uname(&uts); err != nil {
+		t.Fatal(err)
+	}
+	var release []byte
+	for _, c := range uts.Release {
+		if c == 0 {
+			break
+		}
+		release = append(release, byte(c))
+	}
+	var major, minor int
+	fmt.Sscanf(string(release), "%d.%d", &major, &minor)
+	for _, p := range []manifest.Platform{linuxAMD64, linux386} {
+		t.Run(p.Arch, func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "pause.S")
+			if err := os.WriteFile(src, []byte(pauseAsm[p.Arch]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			spec := manifest.Spec{App: "pause", Platform: p, Fields: manifest.Fields{Lang: "asm", Src: []string{src}, Output: "elf", Shrink: []string{"strip"}}}
+			bin := filepath.Join(dir, "pause")
+			if err := Asm(fixedZig(z)).Build(t.Context(), spec, bin); err != nil {
+				t.Fatal(err)
+			}
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stack []elf.ProgFlag
+			for _, ph := range f.Progs {
+				if ph.Type == elf.PT_GNU_STACK {
+					stack = append(stack, ph.Flags)
+				}
+			}
+			f.Close()
+			switch {
+			case p.Arch == "386" && (len(stack) != 1 || stack[0]&elf.PF_X != 0):
+				t.Errorf("386 PT_GNU_STACK headers %v, want one without PF_X", stack)
+			case p.Arch == "amd64" && len(stack) != 0:
+				t.Errorf("amd64 PT_GNU_STACK headers %v, want none", stack)
+			}
+			if p.Arch == "amd64" && (major < 5 || major == 5 && minor < 8) {
+				t.Skipf("Linux %s gives an x86-64 program without PT_GNU_STACK an executable stack; 5.8 and later do not", release)
+			}
+			cmd := exec.CommandContext(t.Context(), bin)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			defer cmd.Process.Kill()
+			var maps []byte
+			// The map is complete once the program runs its own code; read until the
+			// stack shows.
+			for i := 0; i < 100 && !bytes.Contains(maps, []byte("[stack]")); i++ {
+				time.Sleep(10 * time.Millisecond)
+				maps, _ = os.ReadFile(fmt.Sprintf("/proc/%d/maps", cmd.Process.Pid))
+			}
+			executable := 0
+			for _, line := range strings.Split(strings.TrimSpace(string(maps)), "\n") {
+				f := strings.Fields(line)
+				if len(f) < 2 || f[1][2] != 'x' {
+					continue
+				}
+				name := ""
+				if len(f) >= 6 {
+					name = f[5]
+				}
+				switch name {
+				case bin:
+					executable++
+				case "[vdso]", "[vsyscall]":
+				default:
+					t.Errorf("executable mapping that is not the program's code: %s", line)
+				}
+			}
+			if executable != 1 || !bytes.Contains(maps, []byte("[stack]")) {
+				t.Errorf("want the code as the one executable mapping of the program, and a stack; map:\n%s", maps)
 			}
 		})
 	}

@@ -199,15 +199,48 @@ func Zig(ctx context.Context, version string, opts ...ZigOption) (*ZigTool, erro
 
 	integrity, ok := o.integrity[version]
 	if !ok {
-		known := slices.Sorted(maps.Keys(o.integrity))
-		return nil, fmt.Errorf("zig %s has no pinned checksum (known versions: %s): pin a known version, or set $ZIG to a zig %s binary",
-			version, strings.Join(known, ", "), version)
+		return nil, o.unpinned(version)
 	}
 	dir, err := installZig(ctx, o, cache, version, integrity)
 	if err != nil {
 		return nil, err
 	}
 	return newZigTool(filepath.Join(dir, "zig"), version, cache)
+}
+
+// CheckZig returns the error Zig would give for version for want of a pinned checksum,
+// without fetching anything: nil when version is pinned, or when the zig Zig would use
+// instead of fetching, $ZIG if set and else the zig on $PATH, reports version. It runs
+// at most one zig, to ask its version. Other problems, such as a $ZIG of another version,
+// are left to Zig.
+func CheckZig(ctx context.Context, version string, opts ...ZigOption) error {
+	o, err := makeZigOptions(opts...)
+	if err != nil {
+		return err
+	}
+	if _, ok := o.integrity[version]; ok {
+		return nil
+	}
+	name := "zig"
+	if p := o.getenv("ZIG"); p != "" {
+		name = p
+	}
+	if path, err := o.find(name); err == nil {
+		if got, err := zigVersion(ctx, path); err == nil && got == version {
+			return nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return o.unpinned(version)
+}
+
+// unpinned is the error for a version that has no pinned checksum.
+func (o *zigOptions) unpinned(version string) error {
+	known := slices.Sorted(maps.Keys(o.integrity))
+	return fmt.Errorf("zig %s has no pinned checksum (known versions: %s): pin a known version, or set $ZIG to a zig %s binary",
+		version, strings.Join(known, ", "), version)
 }
 
 // newZigTool returns the tool at path, creating zig's caches under cache.

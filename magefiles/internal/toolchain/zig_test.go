@@ -665,3 +665,46 @@ func TestPinnedZigDigests(t *testing.T) {
 		t.Error("zig 0.11.0, the version minimal.yaml pins, has no digest")
 	}
 }
+
+func TestCheckZig(t *testing.T) {
+	bin, other := t.TempDir(), t.TempDir()
+	writeScript(t, filepath.Join(bin, "zig"), fakeZigScript("0.12.0"))
+	writeScript(t, filepath.Join(other, "zig"), fakeZigScript("0.10.1"))
+	pinned := withIntegrity(map[string]string{"0.11.0": "sha512-a", "0.10.1": "sha512-b"})
+	tests := []struct {
+		name    string
+		version string
+		env     envMap
+		want    string // the whole error; empty for none
+	}{
+		{name: "a pinned version needs no zig on the machine", version: "0.11.0", env: envMap{"PATH": t.TempDir()}},
+		{name: "a pinned version with $ZIG of another version is Zig's problem", version: "0.11.0", env: envMap{"ZIG": filepath.Join(bin, "zig")}},
+		{name: "an unpinned version that $ZIG supplies", version: "0.12.0", env: envMap{"ZIG": filepath.Join(bin, "zig")}},
+		{name: "an unpinned version that zig on $PATH supplies", version: "0.12.0", env: envMap{"PATH": bin}},
+		{
+			name: "an unpinned version and nothing supplies it", version: "0.12.0", env: envMap{"PATH": t.TempDir()},
+			want: "zig 0.12.0 has no pinned checksum (known versions: 0.10.1, 0.11.0): pin a known version, or set $ZIG to a zig 0.12.0 binary",
+		},
+		{
+			// Zig does not look on $PATH when $ZIG is set, so neither does CheckZig.
+			name: "an unpinned version on $PATH while $ZIG is another", version: "0.12.0", env: envMap{"ZIG": filepath.Join(other, "zig"), "PATH": bin},
+			want: "zig 0.12.0 has no pinned checksum (known versions: 0.10.1, 0.11.0): pin a known version, or set $ZIG to a zig 0.12.0 binary",
+		},
+		{
+			name: "an unpinned version and a missing $ZIG", version: "9.9.9", env: envMap{"ZIG": filepath.Join(bin, "nothing")},
+			want: "zig 9.9.9 has no pinned checksum (known versions: 0.10.1, 0.11.0): pin a known version, or set $ZIG to a zig 9.9.9 binary",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckZig(t.Context(), tt.version, pinned, withGetenv(tt.env.get))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("CheckZig = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
