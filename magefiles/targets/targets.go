@@ -135,7 +135,7 @@ func List(ctx context.Context) error {
 
 // Test builds every app and runs its smoke test on its binary for every platform.
 func Test(ctx context.Context) error {
-	m, err := load()
+	m, err := loadChecked(ctx)
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func ExplainApp(ctx context.Context, names string) error {
 
 // explain loads the manifest and explains the next build, on standard output.
 func explain(ctx context.Context, opts ...pipeline.Option) error {
-	m, err := load()
+	m, err := loadChecked(ctx)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func Prune() error {
 
 // build loads the manifest and runs the pipeline with opts.
 func build(ctx context.Context, opts ...pipeline.Option) error {
-	m, err := load()
+	m, err := loadChecked(ctx)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func build(ctx context.Context, opts ...pipeline.Option) error {
 // push loads the manifest, finds the repository and pushes with opts, printing one line
 // per app on standard output.
 func push(ctx context.Context, opts ...pipeline.Option) ([]publish.Pushed, error) {
-	m, err := load()
+	m, err := loadChecked(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -262,6 +262,16 @@ func load() (*manifest.Manifest, error) {
 		return nil, usageError{err}
 	}
 	return m, nil
+}
+
+// loadChecked loads the manifest for a target that builds, and checks before anything
+// runs that its toolchains can be had.
+func loadChecked(ctx context.Context) (*manifest.Manifest, error) {
+	m, err := load()
+	if err != nil {
+		return nil, err
+	}
+	return m, checkToolchains(ctx, m)
 }
 
 // usageError is a bad manifest: mage exits with status 2 for it, as for a usage error.

@@ -42,6 +42,8 @@ type Platform struct {
 	// step, and the image's content and pull sizes.
 	Steps         []report.Step
 	Content, Pull int64
+	// Budget is the image's budget as the report shows it; nil for none.
+	Budget *report.Budget
 }
 
 // Binary is an executable to publish, read only when it has changed.
@@ -170,6 +172,7 @@ func (p *publisher) app(ctx context.Context, a App) (report.App, error) {
 			Binary:   pl.Binary.Size,
 			Content:  pl.Content,
 			Pull:     pl.Pull,
+			Budget:   pl.Budget,
 		})
 		tar := tarDir + "/" + publish.TarballName(a.Name, v1.Platform{OS: pl.Platform.OS, Architecture: pl.Platform.Arch})
 		if _, err := os.Stat(filepath.Join(p.out, filepath.FromSlash(tar))); err != nil || p.old.Files[tar] != d.String() {

@@ -59,6 +59,9 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if err != nil {
 		return nil, err
 	}
+	if err := overBudget(results); err != nil {
+		return nil, err
+	}
 	r, wrote, err := outdir.Publish(ctx, o.out, publishApps(m, results), o.published)
 	if err != nil {
 		return nil, err
@@ -145,6 +148,18 @@ func compileInputs(ctx context.Context, o *options, specs []manifest.Spec) ([]to
 	return inputs, err
 }
 
+// overBudget returns an error for each image over its budget, before anything is
+// published.
+func overBudget(results []*built) error {
+	var errs []error
+	for _, b := range results {
+		if err := report.Check(b.spec, b.content, b.pull); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // publishApps groups the built images by app, in manifest order, for publishing.
 func publishApps(m *manifest.Manifest, results []*built) []outdir.App {
 	var apps []outdir.App
@@ -161,6 +176,7 @@ func publishApps(m *manifest.Manifest, results []*built) []outdir.App {
 				Steps:    b.steps,
 				Content:  b.content,
 				Pull:     b.pull,
+				Budget:   report.BudgetOf(b.spec.Budget, b.content, b.pull),
 			})
 		}
 		if len(app.Platforms) > 0 {
