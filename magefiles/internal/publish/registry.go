@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -28,6 +29,9 @@ type registryOptions struct {
 	attempts  int
 	backoff   time.Duration
 	progress  func(app string, complete, total int64)
+	// signingKey, when set, signs what is pushed (registry_attach.go).
+	signingKey  *ecdsa.PrivateKey
+	signingTime time.Time
 }
 
 // Defaults of the registry publisher, set in one place by
@@ -271,6 +275,10 @@ func (p *registryPublisher) push(ctx context.Context, app string, byDigest name.
 		return err
 	}
 	if err := pusher.Push(ctx, byDigest, idx); err != nil {
+		return err
+	}
+	// Referrers and signatures, before any tag moves (registry_attach.go).
+	if err := p.pushAttached(ctx, byDigest.Context(), idx); err != nil {
 		return err
 	}
 	for _, tag := range tags {
