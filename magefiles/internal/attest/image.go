@@ -17,6 +17,26 @@ type imageFacts struct {
 	layers []layerFacts
 }
 
+// checkBinary checks that the executable in describes is the one in the
+// image, so that documents never pair an image with another build's
+// history.
+func checkBinary(f imageFacts, in Input) error {
+	if in.BinaryPath == "" {
+		return errors.New("the input gives no path for the executable in the image")
+	}
+	for _, l := range f.layers {
+		for _, file := range l.files {
+			if file.Path == in.BinaryPath {
+				if file.SHA256 != in.Binary.Final.SHA256 {
+					return fmt.Errorf("the image's %s has sha256:%s, not the final binary sha256:%s the input describes", in.BinaryPath, file.SHA256, in.Binary.Final.SHA256)
+				}
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the image has no file %s", in.BinaryPath)
+}
+
 // layerFacts is one layer of an image and the regular files in it.
 type layerFacts struct {
 	digest, diffID v1.Hash

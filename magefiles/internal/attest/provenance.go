@@ -103,6 +103,9 @@ func provenance(f imageFacts, in Input) ([]byte, error) {
 	if in.Entry.Name == "" {
 		return nil, fmt.Errorf("making provenance: the input names no app")
 	}
+	if err := checkBinary(f, in); err != nil {
+		return nil, fmt.Errorf("making provenance: %w", err)
+	}
 	st := statement{
 		Type: StatementType,
 		Subject: []resource{{

@@ -103,6 +103,9 @@ func sbom(f imageFacts, in Input) ([]byte, error) {
 	if app == "" {
 		return nil, fmt.Errorf("making SBOM: the input names no app")
 	}
+	if err := checkBinary(f, in); err != nil {
+		return nil, fmt.Errorf("making SBOM: %w", err)
+	}
 	plat := f.desc.Platform
 	doc := spdxDocument{
 		SPDXVersion:       "SPDX-2.3",

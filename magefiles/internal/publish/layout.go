@@ -158,8 +158,9 @@ func layoutEntries(app string, desc v1.Descriptor, idx v1.ImageIndex) ([]v1.Desc
 // sortEntries sorts the entries of index.json by app, then the app's own
 // entry before its images, then platform; each referrer comes right after
 // the entry of its subject, referrers of one subject sorted by artifact type
-// and digest. Referrers whose subject has no entry go last. subjects maps
-// each referrer's digest to its subject's. The order depends only on the
+// and digest. Entries with no name that are not referrers of a named entry
+// (written by another tool) come first, as they were. subjects maps each
+// referrer's digest to its subject's. The order depends only on the
 // entries, not on the order apps were published in.
 func sortEntries(entries []v1.Descriptor, subjects map[v1.Hash]v1.Hash) {
 	named := map[v1.Hash]string{}
@@ -171,27 +172,26 @@ func sortEntries(entries []v1.Descriptor, subjects map[v1.Hash]v1.Hash) {
 		}
 	}
 	type key struct {
-		app, plat      string
-		orphan, refers int
-		at, digest     string
+		app, plat  string
+		refers     int
+		at, digest string
 	}
 	keyOf := func(e v1.Descriptor) key {
 		if n, ok := e.Annotations[RefName]; ok {
 			app, plat, _ := strings.Cut(n, "/")
 			return key{app: app, plat: plat}
 		}
-		k := key{refers: 1, at: e.ArtifactType, digest: e.Digest.String()}
-		if n, ok := named[subjects[e.Digest]]; ok {
-			k.app, k.plat, _ = strings.Cut(n, "/")
-		} else {
-			k.orphan = 1
+		s, ok := subjects[e.Digest]
+		if !ok {
+			return key{}
 		}
+		k := key{refers: 1, at: e.ArtifactType, digest: e.Digest.String()}
+		k.app, k.plat, _ = strings.Cut(named[s], "/")
 		return k
 	}
 	slices.SortStableFunc(entries, func(a, b v1.Descriptor) int {
 		ka, kb := keyOf(a), keyOf(b)
 		return cmp.Or(
-			cmp.Compare(ka.orphan, kb.orphan),
 			strings.Compare(ka.app, kb.app),
 			strings.Compare(ka.plat, kb.plat),
 			cmp.Compare(ka.refers, kb.refers),
