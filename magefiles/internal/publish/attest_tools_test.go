@@ -35,6 +35,10 @@ const (
 	cosignPackage = "github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5"
 )
 
+// clientWithin bounds one run of oras or cosign, which talk to a registry
+// on this machine only.
+const clientWithin = time.Minute
+
 // installWithin bounds one go install: a first, cold build of cosign
 // compiles several hundred packages.
 const installWithin = 15 * time.Minute
@@ -50,7 +54,7 @@ func goInstall(t *testing.T, dir, pkg string) string {
 	cmd := exec.CommandContext(ctx, goTool, "install", pkg)
 	// GOFLAGS of the caller (-mod=vendor, say) are for this module, not
 	// for a command installed at a version.
-	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-buildvcs=false", "GOWORK=off", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-buildvcs=false", "GOWORK=off")
 	cmd.Dir = dir
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -215,13 +219,13 @@ func TestAttachedWithRealClients(t *testing.T) {
 		}
 		arch := []string{"amd64", "386"}[i]
 		t.Run("oras discover registry "+arch, func(t *testing.T) {
-			out := run(t, env, oras, "discover", "--plain-http", "--format", "json", repo+"@"+d.String())
+			out := runWithin(t, env, oras, "discover", "--plain-http", "--format", "json", repo+"@"+d.String())
 			if diff := cmp.Diff(want[d], artifacts(t, out)); diff != "" {
 				t.Errorf("oras discover (-want +got):\n%s", diff)
 			}
 		})
 		t.Run("oras discover layout "+arch, func(t *testing.T) {
-			out := run(t, env, oras, "discover", "--oci-layout", "--format", "json", layoutDir+":hello/"+arch)
+			out := runWithin(t, env, oras, "discover", "--oci-layout", "--format", "json", layoutDir+":hello/"+arch)
 			if diff := cmp.Diff(want[d], artifacts(t, out)); diff != "" {
 				t.Errorf("oras discover --oci-layout (-want +got):\n%s", diff)
 			}
@@ -229,7 +233,9 @@ func TestAttachedWithRealClients(t *testing.T) {
 	}
 
 	verify := func(keyPath, ref string) ([]byte, error) {
-		cmd := exec.Command(cosign, "verify", "--key", keyPath, "--insecure-ignore-tlog=true", "--allow-http-registry", "--output", "json", ref)
+		ctx, cancel := context.WithTimeout(context.Background(), clientWithin)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, cosign, "verify", "--key", keyPath, "--insecure-ignore-tlog=true", "--allow-http-registry", "--output", "json", ref)
 		cmd.Env = append(os.Environ(), env...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -263,6 +269,22 @@ func TestAttachedWithRealClients(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runWithin runs a command for at most clientWithin and returns its
+// standard output, failing the test with its standard error.
+func runWithin(t *testing.T, env []string, name string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), clientWithin)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %q: %v\n%s", name, args, err, stderr.Bytes())
+	}
+	return stdout.Bytes()
 }
 
 // toolError is a failed command with its standard error.
