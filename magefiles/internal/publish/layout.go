@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,6 +54,14 @@ const layoutVersion = "1.0.0"
 // Publish may be called from many goroutines, for the same dir through any
 // number of publishers. Dir must not be written by another process at the
 // same time. A dir that holds files but no oci-layout file is not touched.
+//
+// Referrers attached to the index (WithReferrers), such as each image's
+// SBOM and provenance, are written too, each as an entry of index.json
+// with no name, after the entries of the app: an OCI 1.1 artifact manifest
+// whose subject is the image it describes, as `oras attach --oci-layout`
+// leaves them, so `oras discover --oci-layout images/oci:hello/amd64` lists
+// them. Tools that look entries up by name (skopeo, umoci, podman) pass
+// over them. Republishing an app replaces its referrers with the new ones.
 //
 // Publish returns the app's entry first, then one per image, in the order
 // of the index.
@@ -147,26 +157,73 @@ func layoutEntries(app string, desc v1.Descriptor, idx v1.ImageIndex) ([]v1.Desc
 	return entries, nil
 }
 
-// entryOrder sorts entries by app, then the app's own entry before its
-// images, then platform.
-func entryOrder(a, b v1.Descriptor) int {
-	appA, platA, _ := strings.Cut(a.Annotations[RefName], "/")
-	appB, platB, _ := strings.Cut(b.Annotations[RefName], "/")
-	if c := strings.Compare(appA, appB); c != 0 {
-		return c
+// sortEntries sorts the entries of index.json by app, then the app's own
+// entry before its images, then platform; each referrer comes right after
+// the entry of its subject, referrers of one subject sorted by artifact type
+// and digest. Entries with no name that are not referrers of a named entry
+// (written by another tool) come first, as they were. subjects maps each
+// referrer's digest to its subject's. The order depends only on the
+// entries, not on the order apps were published in.
+func sortEntries(entries []v1.Descriptor, subjects map[v1.Hash]v1.Hash) {
+	named := map[v1.Hash]string{}
+	for _, e := range entries {
+		if n, ok := e.Annotations[RefName]; ok {
+			if old, seen := named[e.Digest]; !seen || n < old {
+				named[e.Digest] = n
+			}
+		}
 	}
-	return strings.Compare(platA, platB)
+	type key struct {
+		app, plat  string
+		refers     int
+		at, digest string
+	}
+	keyOf := func(e v1.Descriptor) key {
+		if n, ok := e.Annotations[RefName]; ok {
+			app, plat, _ := strings.Cut(n, "/")
+			return key{app: app, plat: plat}
+		}
+		s, ok := subjects[e.Digest]
+		if !ok {
+			return key{}
+		}
+		k := key{refers: 1, at: e.ArtifactType, digest: e.Digest.String()}
+		k.app, k.plat, _ = strings.Cut(named[s], "/")
+		return k
+	}
+	slices.SortStableFunc(entries, func(a, b v1.Descriptor) int {
+		ka, kb := keyOf(a), keyOf(b)
+		return cmp.Or(
+			strings.Compare(ka.app, kb.app),
+			strings.Compare(ka.plat, kb.plat),
+			cmp.Compare(ka.refers, kb.refers),
+			strings.Compare(ka.at, kb.at),
+			strings.Compare(ka.digest, kb.digest),
+		)
+	})
 }
 
 func (l *layoutPublisher) publish(ctx context.Context, app string, idx v1.ImageIndex) ([]v1.Descriptor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	desc, blobs, err := indexBlobs(idx)
+	refs, err := referrersOf(idx)
+	if err != nil {
+		return nil, err
+	}
+	refImgs := make([]v1.Image, len(refs))
+	for i, r := range refs {
+		refImgs[i] = r.img
+	}
+	desc, blobs, err := indexBlobs(idx, refImgs...)
 	if err != nil {
 		return nil, err
 	}
 	entries, err := layoutEntries(app, desc, idx)
+	if err != nil {
+		return nil, err
+	}
+	own, err := manifestDigests(idx)
 	if err != nil {
 		return nil, err
 	}
@@ -210,12 +267,34 @@ func (l *layoutPublisher) publish(ctx context.Context, app string, idx v1.ImageI
 	if err != nil {
 		return nil, err
 	}
+	subjects, err := layoutSubjects(l.dir, top)
+	if err != nil {
+		return nil, err
+	}
+	// The app's old entries go, and with them the referrers of what they
+	// named and any referrer of what the new entries name.
+	gone := maps.Clone(own)
+	for _, d := range top.Manifests {
+		if name := d.Annotations[RefName]; name == app || strings.HasPrefix(name, app+"/") {
+			gone[d.Digest] = true
+		}
+	}
 	top.Manifests = slices.DeleteFunc(top.Manifests, func(d v1.Descriptor) bool {
-		name := d.Annotations[RefName]
-		return name == app || strings.HasPrefix(name, app+"/")
+		if name, ok := d.Annotations[RefName]; ok {
+			return name == app || strings.HasPrefix(name, app+"/")
+		}
+		s, ok := subjects[d.Digest]
+		return ok && gone[s]
 	})
 	top.Manifests = append(top.Manifests, entries...)
-	slices.SortStableFunc(top.Manifests, entryOrder)
+	for _, r := range refs {
+		if subjects[r.desc.Digest] == r.subject && slices.ContainsFunc(top.Manifests, func(d v1.Descriptor) bool { return d.Digest == r.desc.Digest }) {
+			continue // attached twice
+		}
+		top.Manifests = append(top.Manifests, r.desc)
+		subjects[r.desc.Digest] = r.subject
+	}
+	sortEntries(top.Manifests, subjects)
 	if err := writeTopIndex(ctx, l.dir, top); err != nil {
 		return nil, err
 	}
@@ -341,9 +420,9 @@ func bytesBlob(d v1.Hash, raw []byte) blob {
 }
 
 // indexBlobs lists every blob idx consists of, each once, children before
-// the manifests that refer to them and idx's own manifest last, and returns
-// the descriptor of idx.
-func indexBlobs(idx v1.ImageIndex) (v1.Descriptor, []blob, error) {
+// the manifests that refer to them and idx's own manifest last, then the
+// blobs of each of extra, and returns the descriptor of idx.
+func indexBlobs(idx v1.ImageIndex, extra ...v1.Image) (v1.Descriptor, []blob, error) {
 	var blobs []blob
 	seen := map[v1.Hash]bool{}
 	add := func(b blob) {
@@ -434,6 +513,11 @@ func indexBlobs(idx v1.ImageIndex) (v1.Descriptor, []blob, error) {
 	desc, err := walkIndex(idx)
 	if err != nil {
 		return v1.Descriptor{}, nil, fmt.Errorf("reading index: %w", err)
+	}
+	for _, img := range extra {
+		if err := walkImage(img); err != nil {
+			return v1.Descriptor{}, nil, fmt.Errorf("reading referrer: %w", err)
+		}
 	}
 	return desc, blobs, nil
 }

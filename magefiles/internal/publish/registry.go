@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,6 +35,9 @@ type registryOptions struct {
 	maxWait   time.Duration
 	wait      func(ctx context.Context, d time.Duration) error
 	progress  func(app string, complete, total int64)
+	// signingKey, when set, signs what is pushed (registry_attach.go).
+	signingKey  *ecdsa.PrivateKey
+	signingTime time.Time
 }
 
 // Defaults of the registry publisher, set in one place by
@@ -239,6 +243,16 @@ func Registry(repo string, opts ...RegistryOption) (Interface, error) {
 		nameOpts:  nameOpts,
 		opts:      o,
 		transport: transport.NewUserAgent(t, "minimal"),
+		// Referrers and signatures go through go-containerregistry's pusher
+		// (registry_attach.go), with its own retries.
+		remoteOpts: []remote.Option{
+			remote.WithTransport(t),
+			remote.WithAuthFromKeychain(o.keychain),
+			remote.WithJobs(o.jobs),
+			remote.WithUserAgent("minimal"),
+			remote.WithRetryBackoff(remote.Backoff{Duration: o.backoff, Factor: 2, Jitter: 0.1, Steps: o.attempts}),
+			remote.WithRetryPredicate(retryable),
+		},
 	}
 	p.retry = &retryPolicy{
 		attempts: o.attempts,
@@ -266,6 +280,8 @@ type registryPublisher struct {
 	uploadMode atomic.Int32
 	// retries counts the tries after a failure, of every push.
 	retries atomic.Int64
+	// remoteOpts push referrers and signatures.
+	remoteOpts []remote.Option
 }
 
 var _ Interface = (*registryPublisher)(nil)

@@ -96,6 +96,10 @@ func (p *registryPublisher) push(ctx context.Context, app string, repo name.Repo
 	if err := s.pushIndex(ctx, idx); err != nil {
 		return err
 	}
+	// Referrers and signatures, before any tag moves (registry_attach.go).
+	if err := p.pushAttached(ctx, repo, idx); err != nil {
+		return err
+	}
 	for _, tag := range tags {
 		// Writes the tag unless it already points at idx.
 		what := "tagging " + tag.TagStr()
