@@ -12,7 +12,9 @@ import (
 
 	"github.com/magefile/mage/mg"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/attest"
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
+	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
 	"github.com/minimalbuild/minimal/magefiles/internal/pipeline"
 	"github.com/minimalbuild/minimal/magefiles/internal/publish"
@@ -215,6 +217,17 @@ func push(ctx context.Context, opts ...pipeline.Option) ([]publish.Pushed, error
 	}
 	if set {
 		ropts = append(ropts, publish.WithInsecure(insecure))
+	}
+	key, err := attest.SigningKeyFromEnv(os.Getenv)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if key != nil {
+		created, err := oci.Created()
+		if err != nil {
+			return nil, err
+		}
+		ropts = append(ropts, publish.WithSigningKey(key, created))
 	}
 	reg, err := publish.Registry(repo, ropts...)
 	if err != nil {

@@ -36,25 +36,49 @@ var emptyJSON = []byte("{}")
 // set to in.Created; nothing else varies, so their digests are
 // reproducible.
 func Referrers(img v1.Image, in Input) ([]v1.Image, error) {
+	sb, prov, err := Documents(img, in)
+	if err != nil {
+		return nil, err
+	}
+	return Attach(img, sb, prov, in.Created)
+}
+
+// Documents returns the SBOM and the provenance of img, as Referrers attaches them.
+func Documents(img v1.Image, in Input) (sbomDoc, provDoc []byte, err error) {
 	f, err := factsOf(img)
 	if err != nil {
-		return nil, fmt.Errorf("describing image: %w", err)
+		return nil, nil, fmt.Errorf("describing image: %w", err)
 	}
-	sb, err := sbom(f, in)
+	if sbomDoc, err = sbom(f, in); err != nil {
+		return nil, nil, err
+	}
+	if provDoc, err = provenance(f, in); err != nil {
+		return nil, nil, err
+	}
+	return sbomDoc, provDoc, nil
+}
+
+// Attach returns the referrers of img that hold the documents Documents made, as
+// Referrers returns them.
+func Attach(img v1.Image, sbomDoc, provDoc []byte, created time.Time) ([]v1.Image, error) {
+	d, err := img.Digest()
 	if err != nil {
 		return nil, err
 	}
-	prov, err := provenance(f, in)
+	size, err := img.Size()
 	if err != nil {
 		return nil, err
 	}
-	subject := f.desc
-	subject.Platform = nil // a subject names a manifest, not a platform
-	sbomArt, err := Artifact(subject, MediaTypeSPDX, sb, in.Created, map[string]string{AnnotationTitle: "sbom.spdx.json"})
+	mt, err := img.MediaType()
 	if err != nil {
 		return nil, err
 	}
-	provArt, err := Artifact(subject, MediaTypeInToto, prov, in.Created, map[string]string{
+	subject := v1.Descriptor{MediaType: mt, Digest: d, Size: size}
+	sbomArt, err := Artifact(subject, MediaTypeSPDX, sbomDoc, created, map[string]string{AnnotationTitle: "sbom.spdx.json"})
+	if err != nil {
+		return nil, err
+	}
+	provArt, err := Artifact(subject, MediaTypeInToto, provDoc, created, map[string]string{
 		AnnotationTitle:         "provenance.intoto.json",
 		AnnotationPredicateType: PredicateSLSAProvenance,
 	})

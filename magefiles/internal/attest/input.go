@@ -234,16 +234,3 @@ func EntryOf(s manifest.Spec) Entry {
 	}
 	return e
 }
-
-// NASMVersion returns the version number in what `nasm -v` prints, such
-// as 2.16.01 from "NASM version 2.16.01 compiled on ...", or the whole
-// text, trimmed, when it has no "version" word followed by a number.
-func NASMVersion(output string) string {
-	f := strings.Fields(output)
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "version" && f[i+1][0] >= '0' && f[i+1][0] <= '9' {
-			return f[i+1]
-		}
-	}
-	return strings.TrimSpace(output)
-}

@@ -135,6 +135,9 @@ func Indexes(out string, apps []string) ([]v1.ImageIndex, error) {
 				if idxs[i], err = top.ImageIndex(d.Digest); err != nil {
 					return nil, fmt.Errorf("reading the index of %s: %w", app, err)
 				}
+				if idxs[i], err = publish.LayoutReferrers(dir, idxs[i]); err != nil {
+					return nil, fmt.Errorf("reading the referrers of %s: %w", app, err)
+				}
 			}
 		}
 		if idxs[i] == nil {

@@ -44,6 +44,8 @@ type Platform struct {
 	Content, Pull int64
 	// Budget is the image's budget as the report shows it; nil for none.
 	Budget *report.Budget
+	// Referrers are the documents attached to the image, such as its SBOM.
+	Referrers []v1.Image
 }
 
 // Binary is an executable to publish, read only when it has changed.
@@ -155,9 +157,11 @@ func (p *publisher) dirty() error {
 func (p *publisher) app(ctx context.Context, a App) (report.App, error) {
 	ar := report.App{Name: a.Name}
 	images := make([]v1.Image, len(a.Platforms))
+	var refs []v1.Image
 	tarsFresh := true
 	for i, pl := range a.Platforms {
 		images[i] = pl.Image
+		refs = append(refs, pl.Referrers...)
 		if err := p.binary(BinaryPath(p.out, a.Name, pl.Platform), pl.Binary); err != nil {
 			return report.App{}, err
 		}
@@ -189,7 +193,17 @@ func (p *publisher) app(ctx context.Context, a App) (report.App, error) {
 		return report.App{}, fmt.Errorf("%s: index: %w", a.Name, err)
 	}
 	ar.Index = d.String()
-	if p.old.Apps[a.Name] != ar.Index {
+	// The layout holds the referrers beside the index, whose digest they leave alone.
+	published := ar.Index
+	for _, r := range refs {
+		rd, err := r.Digest()
+		if err != nil {
+			return report.App{}, fmt.Errorf("%s: referrer: %w", a.Name, err)
+		}
+		published += " " + rd.String()
+	}
+	idx = publish.WithReferrers(idx, refs...)
+	if p.old.Apps[a.Name] != published {
 		if err := p.dirty(); err != nil {
 			return report.App{}, err
 		}
@@ -200,7 +214,7 @@ func (p *publisher) app(ctx context.Context, a App) (report.App, error) {
 			p.published(a.Name)
 		}
 	}
-	p.new.Apps[a.Name] = ar.Index
+	p.new.Apps[a.Name] = published
 	if !tarsFresh {
 		if err := p.dirty(); err != nil {
 			return report.App{}, err

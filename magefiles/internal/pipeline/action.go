@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // action is one cached step of a build: everything that determines its outputs, how to
@@ -42,9 +43,8 @@ func (r *runs) Error() string { return r.kind + " runs" }
 // returns a *runs error instead. name identifies the action of one app and platform
 // across builds.
 func do[T any](ctx context.Context, a *actions, name string, act action[T]) (result T, ran bool, err error) {
-	ins := append([]cache.Input{{Name: "minimal", Value: a.tool}}, act.inputs...)
-	k := cache.NewKey(act.kind)
-	if err := k.Inputs(ins); err != nil {
+	ins, k, err := a.declared(act.kind, act.inputs)
+	if err != nil {
 		return result, false, err
 	}
 	key, ok, names := k.Sum(), true, []string(nil)
@@ -91,6 +91,25 @@ func do[T any](ctx context.Context, a *actions, name string, act action[T]) (res
 	}
 	result, err = act.decode(outs)
 	return result, true, err
+}
+
+// declared returns the inputs of an action of kind as its key holds them, minimal
+// first, and the key builder that holds them.
+func (a *actions) declared(kind string, inputs []cache.Input) ([]cache.Input, *cache.KeyBuilder, error) {
+	ins := append([]cache.Input{{Name: "minimal", Value: a.tool}}, inputs...)
+	k := cache.NewKey(kind)
+	return ins, k, k.Inputs(ins)
+}
+
+// discovered returns the files the last compile of spec i's inputs discovered it read,
+// by the names the cache records.
+func (a *actions) discovered(i int, s manifest.Spec) ([]string, error) {
+	_, k, err := a.declared("compile", a.inputs[i])
+	if err != nil {
+		return nil, err
+	}
+	_, names, _, err := a.cache.DiscoveredKey(k.Sum(), s.HostPath)
+	return names, err
 }
 
 // seen is what an action with inputs ins saw, with the discovered files names.

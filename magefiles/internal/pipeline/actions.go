@@ -1,12 +1,14 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,11 +17,13 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/attest"
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 	"github.com/minimalbuild/minimal/magefiles/internal/progress"
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
+	"github.com/minimalbuild/minimal/magefiles/internal/shrink"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/internal/verify"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
@@ -31,6 +35,10 @@ const (
 	outSteps  = "steps.json"
 	outImage  = "image.json"
 	outLayerN = "layer-"
+
+	outDescribed  = "binary.json"
+	outSBOM       = "sbom.spdx.json"
+	outProvenance = "provenance.intoto.json"
 )
 
 // actions runs the cached actions of a build.
@@ -53,18 +61,21 @@ type built struct {
 	bin           cache.Output // the final executable
 	steps         []report.Step
 	image         v1.Image
-	content, pull int64 // the image's sizes, as oci.Sizes measures them
+	content, pull int64      // the image's sizes, as oci.Sizes measures them
+	referrers     []v1.Image // the image's SBOM and provenance
 }
 
 // shrunk is the shrink action's result.
 type shrunk struct {
-	bin   cache.Output
-	steps []report.Step
+	bin       cache.Output
+	steps     []report.Step
+	described attest.Binary // the executable from the compiler to the image
 }
 
 // imaged is the image action's result: the image, and what it stored.
 type imaged struct {
-	image v1.Image
+	image     v1.Image
+	referrers []v1.Image
 	oci.Stored
 }
 
@@ -102,7 +113,11 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		return nil, err
 	}
 	task.Step("image")
-	imageAct, err := a.image(oci.AppOf(s, v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch}, a.created), sh.bin)
+	in, err := a.attestation(i, s, sh.described)
+	if err != nil {
+		return nil, err
+	}
+	imageAct, err := a.image(oci.AppOf(s, v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch}, a.created), sh.bin, in)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +125,7 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 	if ran = ran || r; err != nil {
 		return nil, err
 	}
-	return &built{spec: s, bin: sh.bin, steps: sh.steps, image: img.image, content: img.Content, pull: img.Pull}, nil
+	return &built{spec: s, bin: sh.bin, steps: sh.steps, image: img.image, content: img.Content, pull: img.Pull, referrers: img.referrers}, nil
 }
 
 // compile is the action that builds spec i's executable with its language's toolchain,
@@ -180,8 +195,20 @@ func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) (ac
 			if err != nil {
 				return nil, nil, err
 			}
+			passes := make([]shrink.Step, len(steps))
+			for j, st := range steps {
+				passes[j] = st.Step
+			}
+			described, err := attest.Describe(ctx, bin, passes, out)
+			if err != nil {
+				return nil, nil, fmt.Errorf("describing the executable: %w", err)
+			}
 			js, err := json.Marshal(reportSteps(s, len(bin), steps))
-			return map[string][]byte{outBin: out, outSteps: js}, nil, err
+			if err != nil {
+				return nil, nil, err
+			}
+			desc, err := json.Marshal(described)
+			return map[string][]byte{outBin: out, outSteps: js, outDescribed: desc}, nil, err
 		},
 		decode: func(outs map[string]cache.Output) (shrunk, error) {
 			var r shrunk
@@ -192,10 +219,45 @@ func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) (ac
 			if err := json.Unmarshal(data, &r.steps); err != nil {
 				return r, fmt.Errorf("reading cached shrink steps: %w", err)
 			}
+			if data, err = read(outs, outDescribed); err != nil {
+				return r, err
+			}
+			if err := json.Unmarshal(data, &r.described); err != nil {
+				return r, fmt.Errorf("reading the cached description of the executable: %w", err)
+			}
 			r.bin, err = output(outs, outBin)
 			return r, err
 		},
 	}, nil
+}
+
+// attestation is what the SBOM and the provenance of spec i's image say beyond the
+// image itself: the manifest entry, the executable from the compiler to the image, and
+// what the toolchain reports it built from.
+func (a *actions) attestation(i int, s manifest.Spec, described attest.Binary) (attest.Input, error) {
+	names, err := a.discovered(i, s)
+	if err != nil {
+		return attest.Input{}, err
+	}
+	hosts := make([]string, len(names))
+	for j, n := range names {
+		hosts[j] = s.HostPath(n)
+	}
+	files, tools, err := toolchain.BuiltFrom(s, a.inputs[i], hosts)
+	if err != nil {
+		return attest.Input{}, err
+	}
+	in := attest.Input{Entry: attest.EntryOf(s), Binary: described, BinaryPath: path.Join(oci.AppDir, s.App), Created: a.created}
+	for j, f := range files {
+		files[j] = s.RepoPath(f)
+	}
+	if in.Sources, err = attest.SourceFiles(s.Root, files); err != nil {
+		return attest.Input{}, err
+	}
+	for _, t := range tools {
+		in.Toolchains = append(in.Toolchains, attest.Tool{Name: t.Name, Version: t.Version})
+	}
+	return in, nil
 }
 
 // digestInput is the input of an action that reads the output of an earlier one: its
@@ -223,14 +285,18 @@ func reportSteps(s manifest.Spec, n int, steps []verify.Step) []report.Step {
 
 // image is the action that builds the layers of app's image around the final
 // executable, and measures the image.
-func (a *actions) image(app oci.App, bin cache.Output) (action[imaged], error) {
+func (a *actions) image(app oci.App, bin cache.Output, in attest.Input) (action[imaged], error) {
 	ins, err := app.Inputs()
+	if err != nil {
+		return action[imaged]{}, err
+	}
+	described, err := json.Marshal(in)
 	if err != nil {
 		return action[imaged]{}, err
 	}
 	return action[imaged]{
 		kind:   "image",
-		inputs: append(ins, digestInput(bin)),
+		inputs: append(ins, digestInput(bin), cache.Input{Name: "attestation", Value: string(described)}),
 		run: func(context.Context) (map[string][]byte, []string, error) {
 			data, err := bin.Read()
 			if err != nil {
@@ -243,6 +309,13 @@ func (a *actions) image(app oci.App, bin cache.Output) (action[imaged], error) {
 			outputs := map[string][]byte{}
 			for j, b := range blobs {
 				outputs[outLayerN+strconv.Itoa(j)] = b
+			}
+			img, err := app.Restore(st, func(j int) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(blobs[j])), nil })
+			if err != nil {
+				return nil, nil, err
+			}
+			if outputs[outSBOM], outputs[outProvenance], err = attest.Documents(img, in); err != nil {
+				return nil, nil, err
 			}
 			outputs[outImage], err = json.Marshal(st)
 			return outputs, nil, err
@@ -264,7 +337,18 @@ func (a *actions) image(app oci.App, bin cache.Output) (action[imaged], error) {
 				}
 				paths[j] = o.Path
 			}
-			r.image, err = app.Restore(r.Stored, func(j int) (io.ReadCloser, error) { return os.Open(paths[j]) })
+			if r.image, err = app.Restore(r.Stored, func(j int) (io.ReadCloser, error) { return os.Open(paths[j]) }); err != nil {
+				return r, err
+			}
+			sbom, err := read(outs, outSBOM)
+			if err != nil {
+				return r, err
+			}
+			prov, err := read(outs, outProvenance)
+			if err != nil {
+				return r, err
+			}
+			r.referrers, err = attest.Attach(r.image, sbom, prov, in.Created)
 			return r, err
 		},
 	}, nil

@@ -170,13 +170,14 @@ func publishApps(m *manifest.Manifest, results []*built) []outdir.App {
 				continue
 			}
 			app.Platforms = append(app.Platforms, outdir.Platform{
-				Platform: b.spec.Platform,
-				Image:    b.image,
-				Binary:   outdir.Binary{Size: b.bin.Size, SHA256: b.bin.SHA256, Read: b.bin.Read},
-				Steps:    b.steps,
-				Content:  b.content,
-				Pull:     b.pull,
-				Budget:   report.BudgetOf(b.spec.Budget, b.content, b.pull),
+				Platform:  b.spec.Platform,
+				Image:     b.image,
+				Binary:    outdir.Binary{Size: b.bin.Size, SHA256: b.bin.SHA256, Read: b.bin.Read},
+				Steps:     b.steps,
+				Content:   b.content,
+				Pull:      b.pull,
+				Budget:    report.BudgetOf(b.spec.Budget, b.content, b.pull),
+				Referrers: b.referrers,
 			})
 		}
 		if len(app.Platforms) > 0 {

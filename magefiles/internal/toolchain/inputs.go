@@ -71,6 +71,9 @@ func eachInputs(ctx context.Context, specs []manifest.Spec, inputs func(context.
 	return out, nil
 }
 
+// nasmInput names the version nasm reports among a build's inputs.
+const nasmInput = "nasm"
+
 // zigInputs are the inputs of a C or assembly build of spec, but for the files the
 // sources include.
 func zigInputs(ctx context.Context, spec manifest.Spec) (Inputs, error) {
@@ -96,7 +99,7 @@ func zigInputs(ctx context.Context, spec manifest.Spec) (Inputs, error) {
 		if err != nil {
 			return nil, err
 		}
-		in.value("nasm", v)
+		in.value(nasmInput, v)
 	}
 	return in, nil
 }

