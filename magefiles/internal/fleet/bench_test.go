@@ -72,7 +72,7 @@ func kpause(b *testing.B) []byte {
 
 // BenchmarkFleet starts N containers of each image with runc, and with podman for
 // N=100 where podman is installed, and reports the start rate, the median Rss and
-// Pss of a container's process 1, the Pss of 10,000 such pods, and the time for all
+// Pss of a container's processes, the Pss of 10,000 such pods, and the time for all
 // of them to end after SIGTERM. Run it with -benchtime 1x: every iteration starts
 // the whole fleet.
 func BenchmarkFleet(b *testing.B) {

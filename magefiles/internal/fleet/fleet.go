@@ -19,8 +19,8 @@ type Result struct {
 	// Start is the time to start all of them, from the first start to the last
 	// one's process 1 running.
 	Start time.Duration
-	// Memory is the median of the containers' process 1: resident and proportional
-	// set, in bytes.
+	// Memory is the median over the containers of what each one's processes hold
+	// (TreeMemory of its process 1): resident and proportional set, in bytes.
 	Memory Memory
 	// Stop is the time from sending SIGTERM to every process 1 to the last one
 	// ending.
@@ -71,7 +71,7 @@ func Run(ctx context.Context, rt Runtime, bundle, prefix string, n int, settle, 
 	time.Sleep(settle)
 	mems := make([]Memory, n)
 	for i, pid := range pids {
-		m, err := ReadMemory(pid)
+		m, err := TreeMemory(pid)
 		if err != nil {
 			return res, fmt.Errorf("container %s: %w", ids[i], err)
 		}

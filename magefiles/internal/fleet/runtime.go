@@ -46,8 +46,19 @@ func (r Runc) cmd(ctx context.Context, args ...string) *exec.Cmd {
 // Start implements Runtime with runc run --detach. The container's standard
 // streams are /dev/null.
 func (r Runc) Start(ctx context.Context, bundle, id string) (int, error) {
-	if out, err := r.cmd(ctx, "run", "--detach", "--bundle", bundle, id).CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("runc run %s: %w: %s", id, err, bytes.TrimSpace(out))
+	// The container inherits runc's standard streams: a pipe would stay open as
+	// long as the container runs, so errors go to a file.
+	errs, err := os.CreateTemp("", "runc-run-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(errs.Name())
+	defer errs.Close()
+	cmd := r.cmd(ctx, "run", "--detach", "--bundle", bundle, id)
+	cmd.Stderr = errs
+	if err := cmd.Run(); err != nil {
+		msg, _ := os.ReadFile(errs.Name())
+		return 0, fmt.Errorf("runc run %s: %w: %s", id, err, bytes.TrimSpace(msg))
 	}
 	out, err := r.cmd(ctx, "state", id).Output()
 	if err != nil {
@@ -137,6 +148,27 @@ type Memory struct {
 	// processes that map it, so N processes of one program sum to what they
 	// hold together.
 	Pss int64
+}
+
+// TreeMemory reads the memory of process pid and of every process under it, as the
+// processes of one container: its process 1 and what that started.
+func TreeMemory(pid int) (Memory, error) {
+	m, err := ReadMemory(pid)
+	if err != nil {
+		return Memory{}, err
+	}
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, f := range strings.Fields(string(kids)) {
+		kid, err := strconv.Atoi(f)
+		if err != nil {
+			continue
+		}
+		if k, err := TreeMemory(kid); err == nil { // a child may end meanwhile
+			m.Rss += k.Rss
+			m.Pss += k.Pss
+		}
+	}
+	return m, nil
 }
 
 // ReadMemory reads the memory of process pid.
