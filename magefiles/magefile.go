@@ -1,7 +1,7 @@
 //go:build mage
 
-// The example monorepo's build: every target but stubs comes from the importable targets
-// package.
+// The example monorepo's build: every target but stubs and init comes from the
+// importable targets package.
 package main
 
 import (
@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/pack"
+	"github.com/minimalbuild/minimal/magefiles/internal/pid1"
 	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 	//mage:import
@@ -25,4 +26,13 @@ func Stubs(ctx context.Context) error {
 		return err
 	}
 	return pack.BuildStubs(ctx, z, filepath.Join("magefiles", "internal", "pack", "stub"))
+}
+
+// Init rebuilds the init that image.init adds to images (magefiles/internal/pid1/init/init_*.bin) from its C source with the pinned zig; commit the result.
+func Init(ctx context.Context) error {
+	z, err := toolchain.Zig(ctx, manifest.DefaultZig)
+	if err != nil {
+		return err
+	}
+	return pid1.WriteFiles(ctx, z, filepath.Join("magefiles", "internal", "pid1", "init"))
 }

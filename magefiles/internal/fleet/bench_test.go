@@ -302,4 +302,3 @@ Transfer/sec:     16.02MB
 		t.Error("parseWrk of a failed run: no error")
 	}
 }
-
