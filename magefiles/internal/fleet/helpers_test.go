@@ -258,7 +258,12 @@ func (c *container) waitBlocked(sigs ...syscall.Signal) {
 	}
 	pid := c.pid()
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	for ; time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		// Until it executes the program, process 1 is runc's own init, which
+		// catches every signal.
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.HasPrefix(string(comm), "runc") {
+			continue
+		}
 		if wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid)); strings.HasPrefix(string(wchan), "do_sigtimedwait") {
 			return
 		}
@@ -278,9 +283,21 @@ func (c *container) waitBlocked(sigs ...syscall.Signal) {
 		if mask&want == want {
 			return
 		}
-		time.Sleep(2 * time.Millisecond)
 	}
 	c.t.Fatalf("process 1 is not ready for %v after 10s", sigs)
+}
+
+// waitExec waits until the container's process 1 runs the program named comm (its
+// first 15 characters, as /proc/<pid>/comm has it) rather than runc's init.
+func (c *container) waitExec(comm string) {
+	c.t.Helper()
+	pid := c.pid()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(b)) == comm {
+			return
+		}
+	}
+	c.t.Fatalf("process 1 does not run %s after 10s", comm)
 }
 
 // kill sends sig to the container's process 1 with runc kill.

@@ -64,6 +64,7 @@ func TestPausleUnderInit(t *testing.T) {
 			pausle := app("pausle", appBinary(t, "pausle", arch))
 			t.Run("alone", func(t *testing.T) {
 				c := run(t, []oci.File{pausle}, Config{Args: []string{"/ko-app/pausle"}})
+				c.waitExec("pausle")
 				time.Sleep(100 * time.Millisecond) // for pausle to be in pause()
 				c.kill(syscall.SIGTERM)
 				if status, ok := c.wait(time.Second); ok {
