@@ -44,8 +44,9 @@ func fleetImages() []fleetImage {
 			return []oci.File{app("go-http", goBinary(b, "testdata/goserver", arch))}
 		}, []string{"/ko-app/go-http"}},
 		{"go-http-packed", func(b *testing.B) []oci.File {
+			bin := goBinary(b, "testdata/goserver", arch)
 			packed := memo(b, "go-http-packed", func() ([]byte, error) {
-				p, _, err := pack.Pack(goBinary(b, "testdata/goserver", arch))
+				p, _, err := pack.Pack(bin)
 				return p, err
 			})
 			return []oci.File{app("go-http", packed)}
