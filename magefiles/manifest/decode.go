@@ -24,7 +24,7 @@ var (
 	toolchainKeys = []string{"zig"}
 	cacheKeys     = []string{"remote"}
 	fieldKeys     = []string{"lang", "src", "include", "defines", "flags", "ldflags", "env", "output", "shrink", "shrink_failure", "image", "tags", "test", "budget"}
-	imageKeys     = []string{"entrypoint", "cmd", "env", "workdir", "user", "ports", "labels", "annotations", "data", "files"}
+	imageKeys     = []string{"entrypoint", "cmd", "env", "workdir", "user", "ports", "labels", "annotations", "data", "files", "init"}
 	fileKeys      = []string{"from", "to"}
 	testKeys      = []string{"args", "env", "stdout", "stdout_contains", "stderr", "stderr_contains", "exit", "signal", "after"}
 	budgetKeys    = []string{"content", "pull"}
@@ -456,8 +456,32 @@ func (d *decoder) image(n *yaml.Node, p string, img *Image) {
 			}
 		case "files":
 			img.Files = d.files(e.v, e.path)
+		case "init":
+			if b, ok := d.boolean(e.v, e.path); ok {
+				img.Init = &b
+			}
 		}
 	}
+}
+
+// boolean decodes a YAML boolean: true or false, in any of YAML's spellings of them
+// (True, FALSE), but not a string such as "yes" or "1".
+func (d *decoder) boolean(n *yaml.Node, p string) (bool, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		if b, err := strconv.ParseBool(strings.ToLower(n.Value)); err == nil {
+			return b, true
+		}
+	}
+	d.errorf(n, p, "want true or false, got %s", describeBool(n))
+	return false, false
+}
+
+// describeBool names what a non-boolean value is, for boolean's error.
+func describeBool(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return describe(n)
 }
 
 // validUser reports whether s is uid or uid:gid, both 32-bit numbers.

@@ -13,6 +13,19 @@ import (
 
 func ptr(s string) *string { return &s }
 
+func boolPtr(b bool) *bool { return &b }
+
+func TestUsesInit(t *testing.T) {
+	for _, tt := range []struct {
+		init *bool
+		want bool
+	}{{nil, false}, {boolPtr(false), false}, {boolPtr(true), true}} {
+		if got := (Image{Init: tt.init}).UsesInit(); got != tt.want {
+			t.Errorf("Image{Init: %v}.UsesInit() = %v, want %v", tt.init, got, tt.want)
+		}
+	}
+}
+
 func TestMerge(t *testing.T) {
 	tests := []struct {
 		name             string
@@ -99,10 +112,11 @@ func TestMerge(t *testing.T) {
 func TestMergeCopies(t *testing.T) {
 	base := Fields{
 		Flags: []string{"-O2"}, Env: map[string]string{"A": "1"},
-		Image: Image{Cmd: []string{"x"}, Files: []File{{From: "a", To: "/a"}}},
+		Image: Image{Cmd: []string{"x"}, Files: []File{{From: "a", To: "/a"}}, Init: boolPtr(true)},
 		Test:  &Test{Stdout: ptr("hi"), Args: []string{"-v"}, Env: map[string]string{"T": "1"}},
 	}
 	got := merge(base, Fields{})
+	*got.Image.Init = false
 	got.Flags[0] = "changed"
 	got.Env["A"] = "changed"
 	got.Image.Cmd[0] = "changed"
@@ -112,7 +126,7 @@ func TestMergeCopies(t *testing.T) {
 	got.Test.Env["T"] = "changed"
 	want := Fields{
 		Flags: []string{"-O2"}, Env: map[string]string{"A": "1"},
-		Image: Image{Cmd: []string{"x"}, Files: []File{{From: "a", To: "/a"}}},
+		Image: Image{Cmd: []string{"x"}, Files: []File{{From: "a", To: "/a"}}, Init: boolPtr(true)},
 		Test:  &Test{Stdout: ptr("hi"), Args: []string{"-v"}, Env: map[string]string{"T": "1"}},
 	}
 	if diff := cmp.Diff(want, base); diff != "" {

@@ -154,6 +154,7 @@ func mergeImage(base, over Image) Image {
 		Annotations: mergeMap(base.Annotations, over.Annotations),
 		Data:        pick(base.Data, over.Data),
 		Files:       pickList(base.Files, over.Files),
+		Init:        clonePtr(pickPtr(base.Init, over.Init)),
 	}
 }
 
@@ -170,6 +171,15 @@ func pickList[T any](base, over []T) []T {
 		return slices.Clone(over)
 	}
 	return slices.Clone(base)
+}
+
+// clonePtr returns a pointer to a copy of *p, or nil.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func pickPtr[T any](base, over *T) *T {
@@ -218,6 +228,9 @@ func unset(f, set Fields) Fields {
 	}
 	if set.ShrinkFailure != "" {
 		out.ShrinkFailure = ""
+	}
+	if set.Image.Init != nil {
+		out.Image.Init = nil
 	}
 	for _, l := range []struct{ f, set *[]string }{
 		{&out.Src, &set.Src}, {&out.Include, &set.Include}, {&out.Flags, &set.Flags},

@@ -120,7 +120,13 @@ type Image struct {
 	Annotations map[string]string // manifest annotations
 	Data        string            // repo-relative directory copied to /var/run/ko
 	Files       []File            // extra host files
+	// Init runs the entrypoint under minimal's init, as its child: the init is process
+	// 1, forwards signals and reaps orphans. nil means unset, which is false.
+	Init *bool `json:",omitempty"`
 }
+
+// UsesInit reports whether the image runs its entrypoint under minimal's init.
+func (img Image) UsesInit() bool { return img.Init != nil && *img.Init }
 
 // File is one extra host file copied into the image.
 type File struct {
