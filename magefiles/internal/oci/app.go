@@ -47,6 +47,18 @@ type App struct {
 	Labels, Annotations map[string]string
 	// Created is stamped on the config and each layer.
 	Created time.Time
+	// Init, when set, is an init process that runs the entrypoint as its child: it
+	// gets a layer of its own before the binary's, the same in every image of its
+	// platform, and the entrypoint starts with its path.
+	Init *Init
+}
+
+// Init is an init process an image runs its entrypoint under.
+type Init struct {
+	// Path is where the init is in the image.
+	Path string
+	// Binary is the init's executable.
+	Binary []byte
 }
 
 // AppOf is the image of the app s describes, for platform p.
@@ -73,7 +85,7 @@ func AppOf(s manifest.Spec, p v1.Platform, created time.Time) App {
 }
 
 // Layers returns the layers of a's image around its binary bin: data, extra files,
-// then the binary, each in its own layer, the one that changes most last. An error
+// the init, then the binary, each in its own layer, the one that changes most last. An error
 // says which layer, once: "data layer: <host file>: ...".
 func (a App) Layers(bin []byte) ([]v1.Layer, error) {
 	var layers []v1.Layer
@@ -88,6 +100,13 @@ func (a App) Layers(bin []byte) ([]v1.Layer, error) {
 		l, err := HostFilesLayer(a.Files, a.Created)
 		if err != nil {
 			return nil, fmt.Errorf("files layer: %w", err)
+		}
+		layers = append(layers, l)
+	}
+	if a.Init != nil {
+		l, err := Layer([]File{{Path: a.Init.Path, Mode: 0o755, Data: a.Init.Binary}}, a.Created)
+		if err != nil {
+			return nil, fmt.Errorf("init layer: %w", err)
 		}
 		layers = append(layers, l)
 	}
@@ -113,6 +132,9 @@ func (a App) Config() Config {
 	entrypoint := a.Entrypoint
 	if len(entrypoint) == 0 {
 		entrypoint = []string{path.Join(AppDir, a.Name)}
+	}
+	if a.Init != nil {
+		entrypoint = append([]string{a.Init.Path}, entrypoint...)
 	}
 	user := a.User
 	if user == "" {

@@ -2,6 +2,8 @@ package oci
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +28,10 @@ func (a App) Inputs() ([]cache.Input, error) {
 		return nil, err
 	}
 	ins := []cache.Input{{Name: "app", Value: a.Name}, {Name: "config", Value: string(js)}}
+	if a.Init != nil {
+		sum := sha256.Sum256(a.Init.Binary)
+		ins = append(ins, cache.Input{Name: "init", Value: hex.EncodeToString(sum[:])})
+	}
 	if a.Data != "" {
 		err := filepath.WalkDir(a.Data, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {

@@ -34,6 +34,12 @@ func TestAppConfigDefaults(t *testing.T) {
 			want: Config{Platform: amd64, Entrypoint: []string{"/ko-app/greet"}, Env: []string{"A=1", "B=2", DataPathEnv + "=" + DataDir}, User: DefaultUser},
 		},
 		{
+			name: "init",
+			why:  "an app under an init starts it first, with the entrypoint as its arguments",
+			app:  App{Name: "pausle", Platform: amd64, Init: &Init{Path: "/init", Binary: []byte("x")}},
+			want: Config{Platform: amd64, Entrypoint: []string{"/init", "/ko-app/pausle"}, Env: []string{}, User: DefaultUser},
+		},
+		{
 			name: "own values win",
 			why:  "the app's entrypoint, user and environment override every default",
 			app:  App{Name: "x", Platform: amd64, Data: "/d", Entrypoint: []string{"/bin/x"}, User: "0", Env: map[string]string{DataPathEnv: "/elsewhere"}},
@@ -168,5 +174,27 @@ func TestAppLayersErrors(t *testing.T) {
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%s: Layers error = %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestAppInitLayerSameInEveryApp(t *testing.T) {
+	init := &Init{Path: "/init", Binary: []byte("\x7fELF the init")}
+	var digests []v1.Hash
+	for _, a := range []App{
+		{Name: "one", Init: init},
+		{Name: "two", Init: init, Data: t.TempDir(), Env: map[string]string{"A": "1"}},
+	} {
+		layers, err := a.Layers([]byte("binary of " + a.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := layers[len(layers)-2].Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, d)
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("the init layer differs between apps: %v, %v; a registry would store it twice", digests[0], digests[1])
 	}
 }

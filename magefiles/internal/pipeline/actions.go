@@ -21,6 +21,7 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/passname"
+	"github.com/minimalbuild/minimal/magefiles/internal/pid1"
 	"github.com/minimalbuild/minimal/magefiles/internal/progress"
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
 	"github.com/minimalbuild/minimal/magefiles/internal/shrink"
@@ -104,7 +105,11 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		return nil, err
 	}
 	task.Step("shrink")
-	shrinkAct, err := a.shrink(s, compiled, dir)
+	init, err := initOf(s)
+	if err != nil {
+		return nil, err
+	}
+	shrinkAct, err := a.shrink(s, compiled, dir, init)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +122,11 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 	if err != nil {
 		return nil, err
 	}
-	imageAct, err := a.image(oci.AppOf(s, v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch}, a.created), sh.bin, in)
+	app := oci.AppOf(s, v1.Platform{OS: s.Platform.OS, Architecture: t.OCIArch}, a.created)
+	if init != nil {
+		app.Init = &oci.Init{Path: pid1.Path, Binary: init}
+	}
+	imageAct, err := a.image(app, sh.bin, in)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +176,7 @@ func (a *actions) compile(i int, s manifest.Spec, dir string) action[cache.Outpu
 
 // shrink is the action that runs spec's shrink passes over the compiled executable,
 // each checked by the verification policy.
-func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) (action[shrunk], error) {
+func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string, init []byte) (action[shrunk], error) {
 	target := verify.Target{
 		App:      s.App,
 		Platform: s.Platform.String(),
@@ -175,6 +184,7 @@ func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string) (ac
 		Env:      smokeEnv(s),
 		Passes:   s.Shrink,
 		Failure:  s.ShrinkFailure,
+		Init:     init,
 	}
 	ins, err := target.Inputs()
 	if err != nil {
@@ -352,6 +362,14 @@ func (a *actions) image(app oci.App, bin cache.Output, in attest.Input) (action[
 			return r, err
 		},
 	}, nil
+}
+
+// initOf is the init s's image runs its entrypoint under, or nil for none.
+func initOf(s manifest.Spec) ([]byte, error) {
+	if !s.Image.UsesInit() {
+		return nil, nil
+	}
+	return pid1.Binary(s.Platform.Arch)
 }
 
 // smokeEnv is the environment s's binary runs with on the host, as its image would give

@@ -25,7 +25,12 @@ func Test(ctx context.Context, m *manifest.Manifest, opts ...Option) error {
 	}
 	bins := make([]verify.Binary, len(specs))
 	for i, s := range specs {
+		init, err := initOf(s)
+		if err != nil {
+			return err
+		}
 		bins[i] = verify.Binary{
+			Init:     init,
 			App:      s.App,
 			Platform: s.Platform.String(),
 			Path:     outdir.BinaryPath(o.out, s.App, s.Platform),

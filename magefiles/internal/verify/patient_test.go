@@ -32,7 +32,7 @@ func TestPatientlyWaitsForSlowStarters(t *testing.T) {
 			tries := 0
 			err := patiently(t.Context(), &tt.test, func(test *manifest.Test) error {
 				tries++
-				return Smoke(t.Context(), test, tt.bin, nil, t.TempDir())
+				return Smoke(t.Context(), test, tt.bin, nil, t.TempDir(), "")
 			})
 			switch {
 			case tt.wantErr == "" && err != nil:

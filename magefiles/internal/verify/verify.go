@@ -2,6 +2,8 @@ package verify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +32,9 @@ type Target struct {
 	Passes []string
 	// Failure is the app's shrink_failure: skip, fail, or "" for each pass's default.
 	Failure string
+	// Init, when set, is the init the app's image runs it under; its smoke tests run
+	// the binary as the init's child.
+	Init []byte
 }
 
 // Inputs reports everything but the binary that determines what Shrink makes of a
@@ -48,6 +53,10 @@ func (t Target) Inputs() ([]cache.Input, error) {
 		ins = append(ins, cache.Input{Name: "pass", Value: p})
 	}
 	ins = append(ins, cache.Input{Name: "failure", Value: t.Failure}, cache.Input{Name: "test", Value: string(test)}, cache.Input{Name: "env", Value: strconv.Itoa(len(t.Env))})
+	if t.Init != nil {
+		sum := sha256.Sum256(t.Init)
+		ins = append(ins, cache.Input{Name: "init", Value: hex.EncodeToString(sum[:])})
+	}
 	for _, e := range t.Env {
 		ins = append(ins, cache.Input{Name: "env", Value: e})
 	}
@@ -118,7 +127,11 @@ func (c *checker) run(ctx context.Context, path string) error {
 	if c.t.Test == nil {
 		return smoke.Starts(ctx, smoke.Cmd{Args: []string{path}, Env: c.t.Env, Dir: c.dir}, startWindow)
 	}
-	return patiently(ctx, c.t.Test, func(test *manifest.Test) error { return Smoke(ctx, test, path, c.t.Env, c.dir) })
+	init, err := writeInit(c.t.Init, c.dir)
+	if err != nil {
+		return err
+	}
+	return patiently(ctx, c.t.Test, func(test *manifest.Test) error { return Smoke(ctx, test, path, c.t.Env, c.dir, init) })
 }
 
 // signalTries is how many times a check of a program that its smoke test sends a
@@ -194,13 +207,32 @@ func skippable(t Target, pass string) bool {
 	return err == nil && p.SkipByDefault
 }
 
-// Smoke runs test on the binary at bin with env, in dir, and checks the result.
-func Smoke(ctx context.Context, test *manifest.Test, bin string, env []string, dir string) error {
-	res, err := smoke.Run(ctx, test, smoke.Cmd{Args: []string{bin}, Env: env, Dir: dir})
+// Smoke runs test on the binary at bin with env, in dir, and checks the result. With
+// an init (the path of an init process; "" for none) the binary runs as the init's
+// child, as in its image: a signal that ended the binary is then the init's exit status
+// 128+N, which counts as that signal.
+func Smoke(ctx context.Context, test *manifest.Test, bin string, env []string, dir, init string) error {
+	args := []string{bin}
+	if init != "" {
+		args = []string{init, bin}
+	}
+	res, err := smoke.Run(ctx, test, smoke.Cmd{Args: args, Env: env, Dir: dir})
 	if err != nil {
 		return err
 	}
+	if sig, ok := manifest.Signal(test.Signal); init != "" && ok && res.Signal == 0 && res.Exit == 128+int(sig) {
+		res.Exit, res.Signal = -1, sig
+	}
 	return smoke.Check(test, res)
+}
+
+// writeInit writes the init to dir, to run binaries under it; "" when there is none.
+func writeInit(init []byte, dir string) (string, error) {
+	if init == nil {
+		return "", nil
+	}
+	path := filepath.Join(dir, "init")
+	return path, os.WriteFile(path, init, 0o755)
 }
 
 // Binary is one built binary whose smoke test Binaries runs.
@@ -213,6 +245,8 @@ type Binary struct {
 	// Test is the app's smoke test; nil for an app without one, which is listed as
 	// untested.
 	Test *manifest.Test
+	// Init, when set, is the init the binary runs under, as in its image.
+	Init []byte
 }
 
 // Binaries runs the smoke test of each binary, each in an empty working directory,
@@ -245,5 +279,9 @@ func smokeIn(ctx context.Context, b Binary) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	return Smoke(ctx, b.Test, b.Path, b.Env, dir)
+	init, err := writeInit(b.Init, dir)
+	if err != nil {
+		return err
+	}
+	return Smoke(ctx, b.Test, b.Path, b.Env, dir, init)
 }
