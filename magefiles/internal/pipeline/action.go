@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -128,6 +129,18 @@ func read(outs map[string]cache.Output, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: no output %q", cache.ErrMiss, name)
 	}
 	return o.Read()
+}
+
+// readJSON reads the output called name of an action into v.
+func readJSON(outs map[string]cache.Output, name string, v any) error {
+	data, err := read(outs, name)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("reading cached output %q: %w", name, err)
+	}
+	return nil
 }
 
 // output returns the output called name of an action, unread.

@@ -220,22 +220,13 @@ func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string, ini
 			desc, err := json.Marshal(described)
 			return map[string][]byte{outBin: out, outSteps: js, outDescribed: desc}, nil, err
 		},
-		decode: func(outs map[string]cache.Output) (shrunk, error) {
-			var r shrunk
-			data, err := read(outs, outSteps)
-			if err != nil {
-				return r, err
+		decode: func(outs map[string]cache.Output) (r shrunk, err error) {
+			if err = readJSON(outs, outSteps, &r.steps); err == nil {
+				err = readJSON(outs, outDescribed, &r.described)
 			}
-			if err := json.Unmarshal(data, &r.steps); err != nil {
-				return r, fmt.Errorf("reading cached shrink steps: %w", err)
+			if err == nil {
+				r.bin, err = output(outs, outBin)
 			}
-			if data, err = read(outs, outDescribed); err != nil {
-				return r, err
-			}
-			if err := json.Unmarshal(data, &r.described); err != nil {
-				return r, fmt.Errorf("reading the cached description of the executable: %w", err)
-			}
-			r.bin, err = output(outs, outBin)
 			return r, err
 		},
 	}, nil
@@ -330,38 +321,36 @@ func (a *actions) image(app oci.App, bin cache.Output, in attest.Input) (action[
 			outputs[outImage], err = json.Marshal(st)
 			return outputs, nil, err
 		},
-		decode: func(outs map[string]cache.Output) (imaged, error) {
-			var r imaged
-			data, err := read(outs, outImage)
-			if err != nil {
-				return r, err
-			}
-			if err := json.Unmarshal(data, &r.Stored); err != nil {
-				return r, err
-			}
-			paths := make([]string, len(r.Layers))
-			for j := range paths {
-				o, err := output(outs, outLayerN+strconv.Itoa(j))
-				if err != nil {
-					return r, err
-				}
-				paths[j] = o.Path
-			}
-			if r.image, err = app.Restore(r.Stored, func(j int) (io.ReadCloser, error) { return os.Open(paths[j]) }); err != nil {
-				return r, err
-			}
-			sbom, err := read(outs, outSBOM)
-			if err != nil {
-				return r, err
-			}
-			prov, err := read(outs, outProvenance)
-			if err != nil {
-				return r, err
-			}
-			r.referrers, err = attest.Attach(r.image, sbom, prov, in.Created)
-			return r, err
-		},
+		decode: func(outs map[string]cache.Output) (imaged, error) { return decodeImage(app, in, outs) },
 	}, nil
+}
+
+// decodeImage puts the image action's result together from its stored outputs.
+func decodeImage(app oci.App, in attest.Input, outs map[string]cache.Output) (r imaged, err error) {
+	if err := readJSON(outs, outImage, &r.Stored); err != nil {
+		return r, err
+	}
+	paths := make([]string, len(r.Layers))
+	for j := range paths {
+		o, err := output(outs, outLayerN+strconv.Itoa(j))
+		if err != nil {
+			return r, err
+		}
+		paths[j] = o.Path
+	}
+	if r.image, err = app.Restore(r.Stored, func(j int) (io.ReadCloser, error) { return os.Open(paths[j]) }); err != nil {
+		return r, err
+	}
+	sbom, err := read(outs, outSBOM)
+	if err != nil {
+		return r, err
+	}
+	prov, err := read(outs, outProvenance)
+	if err != nil {
+		return r, err
+	}
+	r.referrers, err = attest.Attach(r.image, sbom, prov, in.Created)
+	return r, err
 }
 
 // initOf is the init s's image runs its entrypoint under, or nil for none.
