@@ -113,6 +113,7 @@ func BenchmarkRemoteCache(b *testing.B) {
 					}
 					if withRemote {
 						warm = append(warm, took)
+						b.Logf("machine B with the remote cache took %v:\n%s", took, tail(out, 6))
 					} else {
 						cold = append(cold, took)
 					}
@@ -193,4 +194,10 @@ func median(ds []time.Duration) time.Duration {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// tail returns the last n lines of out.
+func tail(out []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
