@@ -32,8 +32,9 @@ type action[T any] struct {
 
 // runs is the error of an action that a dry run finds would run, saying why.
 type runs struct {
-	kind    string
-	changes []string
+	kind     string
+	recorded bool     // an earlier run's inputs were recorded
+	changes  []string // how the inputs changed since then
 }
 
 func (r *runs) Error() string { return r.kind + " runs" }
@@ -67,8 +68,11 @@ func do[T any](ctx context.Context, a *actions, name string, act action[T]) (res
 		}
 	}
 	if a.dry {
-		before, _ := a.cache.Recall(name)
-		return result, true, &runs{kind: act.kind, changes: cache.Changes(before, seen(ins, names, act.host))}
+		r := &runs{kind: act.kind}
+		if before, err := a.cache.Recall(name); err == nil {
+			r.recorded, r.changes = true, cache.Changes(before, seen(ins, names, act.host))
+		}
+		return result, true, r
 	}
 	a.ran.Add(1)
 	outputs, found, err := act.run(ctx)

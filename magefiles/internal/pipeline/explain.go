@@ -54,8 +54,10 @@ func Explain(ctx context.Context, m *manifest.Manifest, opts ...Option) error {
 			fmt.Fprintf(o.log, "%s %s: up to date\n", s.App, s.Platform)
 		case errors.As(err, &r):
 			fmt.Fprintf(o.log, "%s %s: %s runs\n", s.App, s.Platform, r.kind)
-			if len(r.changes) == 0 {
-				fmt.Fprintf(o.log, "    no earlier %s of it recorded in this cache\n", r.kind)
+			if !r.recorded {
+				fmt.Fprintf(o.log, "    no earlier %s of it into %s is recorded in this cache\n", r.kind, o.out)
+			} else if len(r.changes) == 0 {
+				fmt.Fprintf(o.log, "    its inputs are as at its last run, whose output the cache no longer holds\n")
 			}
 			for _, c := range r.changes {
 				fmt.Fprintf(o.log, "    %s\n", c)

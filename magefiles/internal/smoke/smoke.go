@@ -53,16 +53,16 @@ func Run(ctx context.Context, t *manifest.Test, c Cmd) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Env = c.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
-	}
-	cmd.Dir = c.Dir
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
+	cmd, err := start(ctx, func() *exec.Cmd {
+		cmd := command(ctx, Cmd{Args: args, Env: c.Env, Dir: c.Dir})
+		stdout.Reset()
+		stderr.Reset()
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.WaitDelay = time.Second
+		return cmd
+	})
+	if err != nil {
 		return Result{}, fmt.Errorf("starting %s: %w", args[0], err)
 	}
 	var stopErr error
@@ -87,7 +87,7 @@ func Run(ctx context.Context, t *manifest.Test, c Cmd) (Result, error) {
 		}()
 		defer func() { <-done }()
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Exit: cmd.ProcessState.ExitCode()}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		res.Signal = ws.Signal()
@@ -152,13 +152,8 @@ var crashes = []syscall.Signal{syscall.SIGSEGV, syscall.SIGILL, syscall.SIGBUS, 
 func Starts(parent context.Context, c Cmd, d time.Duration) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
-	cmd.Env = c.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
-	}
-	cmd.Dir = c.Dir
-	if err := cmd.Start(); err != nil {
+	cmd, err := start(ctx, func() *exec.Cmd { return command(ctx, c) })
+	if err != nil {
 		return fmt.Errorf("starting %s: %w", c.Args[0], err)
 	}
 	timer := time.AfterFunc(d, cancel)
@@ -182,4 +177,39 @@ func Starts(parent context.Context, c Cmd, d time.Duration) error {
 func sent(name string) syscall.Signal {
 	sig, _ := manifest.Signal(name)
 	return sig
+}
+
+// command is the process c describes, with an empty environment when c gives none.
+func command(ctx context.Context, c Cmd) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
+	cmd.Env = c.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Dir = c.Dir
+	return cmd
+}
+
+// startTries bounds how often start tries a program the system says is busy.
+const startTries = 8
+
+// start starts the command build makes. An executable written a moment ago can still
+// be open for writing in a child that another goroutine was forking at that moment,
+// and the system then refuses to run it (ETXTBSY) until that child has execed; start
+// tries again, with a fresh command, a few times over a few hundred milliseconds.
+func start(ctx context.Context, build func() *exec.Cmd) (*exec.Cmd, error) {
+	delay := 5 * time.Millisecond
+	for try := 1; ; try++ {
+		cmd := build()
+		err := cmd.Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || try == startTries {
+			return cmd, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
 }
