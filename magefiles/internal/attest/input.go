@@ -8,11 +8,14 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/oci"
+	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -233,4 +236,24 @@ func EntryOf(s manifest.Spec) Entry {
 		e.Shrink = []string{}
 	}
 	return e
+}
+
+// InputFor is what the documents of the image of s say beyond the image itself: its
+// manifest entry, described (the executable from the compiler to the image), the files
+// the build read (host paths: the toolchain's toolchain.BuiltFrom) and the tools that
+// built it, and the creation time the build stamps.
+func InputFor(s manifest.Spec, described Binary, files []string, tools []toolchain.Tool, created time.Time) (Input, error) {
+	in := Input{Entry: EntryOf(s), Binary: described, BinaryPath: path.Join(oci.AppDir, s.App), Created: created}
+	rel := make([]string, len(files))
+	for i, f := range files {
+		rel[i] = s.RepoPath(f)
+	}
+	var err error
+	if in.Sources, err = SourceFiles(s.Root, rel); err != nil {
+		return Input{}, err
+	}
+	for _, t := range tools {
+		in.Toolchains = append(in.Toolchains, Tool{Name: t.Name, Version: t.Version})
+	}
+	return in, nil
 }

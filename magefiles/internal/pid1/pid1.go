@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // Path is where the init sits in an image, and the first word of the entrypoint of
@@ -60,4 +61,13 @@ func Layer(arch string, created time.Time) (v1.Layer, error) {
 // init: Path, then entrypoint.
 func Entrypoint(entrypoint []string) []string {
 	return append([]string{Path}, entrypoint...)
+}
+
+// For returns the init the image img runs its entrypoint under on arch, or nil when
+// img does not ask for one (image.init).
+func For(img manifest.Image, arch string) ([]byte, error) {
+	if !img.UsesInit() {
+		return nil, nil
+	}
+	return Binary(arch)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
+	"github.com/minimalbuild/minimal/magefiles/internal/toolchain"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -106,15 +107,22 @@ func (a *actions) declared(kind string, inputs []cache.Input) ([]cache.Input, *c
 	return ins, k, k.Inputs(ins)
 }
 
-// discovered returns the files the last compile of spec i's inputs discovered it read,
-// by the names the cache records.
-func (a *actions) discovered(i int, s manifest.Spec) ([]string, error) {
+// builtFrom is what spec i's compile read and ran, as its toolchain reports it: the
+// files (with those the last compile of its inputs discovered it read) and the tools.
+func (a *actions) builtFrom(i int, s manifest.Spec) ([]string, []toolchain.Tool, error) {
 	_, k, err := a.declared("compile", a.inputs[i])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	_, names, _, err := a.cache.DiscoveredKey(k.Sum(), s.HostPath)
-	return names, err
+	if err != nil {
+		return nil, nil, err
+	}
+	hosts := make([]string, len(names))
+	for j, n := range names {
+		hosts[j] = s.HostPath(n)
+	}
+	return toolchain.BuiltFrom(s, a.inputs[i], hosts)
 }
 
 // seen is what an action with inputs ins saw, with the discovered files names.

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -20,7 +18,6 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/internal/attest"
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
-	"github.com/minimalbuild/minimal/magefiles/internal/passname"
 	"github.com/minimalbuild/minimal/magefiles/internal/pid1"
 	"github.com/minimalbuild/minimal/magefiles/internal/progress"
 	"github.com/minimalbuild/minimal/magefiles/internal/report"
@@ -105,7 +102,7 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		return nil, err
 	}
 	task.Step("shrink")
-	init, err := initOf(s)
+	init, err := pid1.For(s.Image, s.Platform.Arch)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +115,11 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		return nil, err
 	}
 	task.Step("image")
-	in, err := a.attestation(i, s, sh.described)
+	files, tools, err := a.builtFrom(i, s)
+	if err != nil {
+		return nil, err
+	}
+	in, err := attest.InputFor(s, sh.described, files, tools, a.created)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +214,7 @@ func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string, ini
 			if err != nil {
 				return nil, nil, fmt.Errorf("describing the executable: %w", err)
 			}
-			js, err := json.Marshal(reportSteps(s, len(bin), steps))
+			js, err := json.Marshal(report.ShrinkSteps(s.Shrink, int64(len(bin)), steps))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -232,56 +233,10 @@ func (a *actions) shrink(s manifest.Spec, compiled cache.Output, dir string, ini
 	}, nil
 }
 
-// attestation is what the SBOM and the provenance of spec i's image say beyond the
-// image itself: the manifest entry, the executable from the compiler to the image, and
-// what the toolchain reports it built from.
-func (a *actions) attestation(i int, s manifest.Spec, described attest.Binary) (attest.Input, error) {
-	names, err := a.discovered(i, s)
-	if err != nil {
-		return attest.Input{}, err
-	}
-	hosts := make([]string, len(names))
-	for j, n := range names {
-		hosts[j] = s.HostPath(n)
-	}
-	files, tools, err := toolchain.BuiltFrom(s, a.inputs[i], hosts)
-	if err != nil {
-		return attest.Input{}, err
-	}
-	in := attest.Input{Entry: attest.EntryOf(s), Binary: described, BinaryPath: path.Join(oci.AppDir, s.App), Created: a.created}
-	for j, f := range files {
-		files[j] = s.RepoPath(f)
-	}
-	if in.Sources, err = attest.SourceFiles(s.Root, files); err != nil {
-		return attest.Input{}, err
-	}
-	for _, t := range tools {
-		in.Toolchains = append(in.Toolchains, attest.Tool{Name: t.Name, Version: t.Version})
-	}
-	return in, nil
-}
-
 // digestInput is the input of an action that reads the output of an earlier one: its
 // digest.
 func digestInput(o cache.Output) cache.Input {
 	return cache.Input{Name: "binary", Value: hex.EncodeToString(o.SHA256[:])}
-}
-
-// reportSteps are the sizes of a binary of n bytes after the compile and each pass.
-func reportSteps(s manifest.Spec, n int, steps []verify.Step) []report.Step {
-	first := report.Step{Pass: "compile", Bytes: int64(n)}
-	if slices.Contains(s.Shrink, passname.Strip) {
-		first.Pass = "compile+strip"
-	}
-	out := []report.Step{first}
-	for _, st := range steps {
-		step := report.Step{Pass: st.Pass, Bytes: st.After, Skipped: st.Skipped}
-		if st.Timed {
-			step.StartupAddedMs = float64(st.StartupAdded.Microseconds()) / 1000
-		}
-		out = append(out, step)
-	}
-	return out
 }
 
 // image is the action that builds the layers of app's image around the final
@@ -351,14 +306,6 @@ func decodeImage(app oci.App, in attest.Input, outs map[string]cache.Output) (r 
 	}
 	r.referrers, err = attest.Attach(r.image, sbom, prov, in.Created)
 	return r, err
-}
-
-// initOf is the init s's image runs its entrypoint under, or nil for none.
-func initOf(s manifest.Spec) ([]byte, error) {
-	if !s.Image.UsesInit() {
-		return nil, nil
-	}
-	return pid1.Binary(s.Platform.Arch)
 }
 
 // smokeEnv is the environment s's binary runs with on the host, as its image would give

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
+	"github.com/minimalbuild/minimal/magefiles/internal/pid1"
 	"github.com/minimalbuild/minimal/magefiles/internal/verify"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
@@ -25,7 +26,7 @@ func Test(ctx context.Context, m *manifest.Manifest, opts ...Option) error {
 	}
 	bins := make([]verify.Binary, len(specs))
 	for i, s := range specs {
-		init, err := initOf(s)
+		init, err := pid1.For(s.Image, s.Platform.Arch)
 		if err != nil {
 			return err
 		}

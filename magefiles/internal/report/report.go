@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/passname"
+	"github.com/minimalbuild/minimal/magefiles/internal/verify"
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
@@ -142,3 +143,22 @@ func (p *Platform) budgetCell() (string, bool) {
 
 // formatBytes renders n with thousands separators and a unit: "1,200,290 B".
 func formatBytes(n int64) string { return manifest.FormatBytes(n) }
+
+// ShrinkSteps are the sizes of a binary of n bytes after its compile (compile+strip
+// when passes hold strip, which the toolchain applies) and after each post-link pass
+// as verify.Shrink ran it, with the start-up time a timed pass added.
+func ShrinkSteps(passes []string, n int64, steps []verify.Step) []Step {
+	first := Step{Pass: "compile", Bytes: n}
+	if slices.Contains(passes, passname.Strip) {
+		first.Pass = "compile+strip"
+	}
+	out := []Step{first}
+	for _, st := range steps {
+		step := Step{Pass: st.Pass, Bytes: st.After, Skipped: st.Skipped}
+		if st.Timed {
+			step.StartupAddedMs = float64(st.StartupAdded.Microseconds()) / 1000
+		}
+		out = append(out, step)
+	}
+	return out
+}
