@@ -201,6 +201,13 @@ type Input struct {
 	Path string
 }
 
+// Digest is the input named name whose value is the SHA-256 of data, in hex: for
+// bytes an action reads that are not a file, such as an embedded program.
+func Digest(name string, data []byte) Input {
+	sum := sha256.Sum256(data)
+	return Input{Name: name, Value: hex.EncodeToString(sum[:])}
+}
+
 // Inputs adds each input in order: a value as a String field, a file as a File field.
 func (b *KeyBuilder) Inputs(ins []Input) error {
 	for _, in := range ins {

@@ -2,8 +2,6 @@ package oci
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,8 +27,7 @@ func (a App) Inputs() ([]cache.Input, error) {
 	}
 	ins := []cache.Input{{Name: "app", Value: a.Name}, {Name: "config", Value: string(js)}}
 	if a.Init != nil {
-		sum := sha256.Sum256(a.Init.Binary)
-		ins = append(ins, cache.Input{Name: "init", Value: hex.EncodeToString(sum[:])})
+		ins = append(ins, cache.Digest("init", a.Init.Binary))
 	}
 	if a.Data != "" {
 		err := filepath.WalkDir(a.Data, func(p string, d fs.DirEntry, err error) error {

@@ -2,8 +2,6 @@ package verify
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,8 +52,7 @@ func (t Target) Inputs() ([]cache.Input, error) {
 	}
 	ins = append(ins, cache.Input{Name: "failure", Value: t.Failure}, cache.Input{Name: "test", Value: string(test)}, cache.Input{Name: "env", Value: strconv.Itoa(len(t.Env))})
 	if t.Init != nil {
-		sum := sha256.Sum256(t.Init)
-		ins = append(ins, cache.Input{Name: "init", Value: hex.EncodeToString(sum[:])})
+		ins = append(ins, cache.Digest("init", t.Init))
 	}
 	for _, e := range t.Env {
 		ins = append(ins, cache.Input{Name: "env", Value: e})
