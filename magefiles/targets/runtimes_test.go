@@ -216,7 +216,17 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 // check imports the docker tarball tar of s and runs s's smoke test in it with ctr run.
 func (c *containerd) check(t *testing.T, s manifest.Spec, tar string) {
 	t.Helper()
-	out, err := exec.Command(c.ctr[0], append(c.ctr[1:], "images", "import", "--platform", s.Platform.String(), tar)...).Output()
+	// containerd 1.6 can collect a layer's snapshot that another image shares while an
+	// import unpacks onto it ("parent snapshot ... does not exist"); the import is then
+	// tried again, a bounded number of times.
+	var out []byte
+	var err error
+	for try := 1; try <= 3; try++ {
+		out, err = exec.Command(c.ctr[0], append(c.ctr[1:], "images", "import", "--platform", s.Platform.String(), tar)...).Output()
+		if err == nil || !strings.Contains(string(stderrOf(err)), "does not exist") {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("ctr images import %s: %v\n%s", tar, err, stderrOf(err))
 	}
