@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/action"
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/outdir"
@@ -66,7 +67,7 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if err != nil {
 		return nil, err
 	}
-	a.cache.Close(ctx) // the uploads to a remote tier finish first
+	a.Cache.Close(ctx) // the uploads to a remote tier finish first
 	prog.Close()
 	if err := r.WriteTable(o.log); err != nil {
 		return nil, err
@@ -75,7 +76,7 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if wrote == 0 {
 		what = "up to date:"
 	}
-	fmt.Fprintf(o.log, "%s %d images of %d apps in %v; actions: %s\n", what, len(results), len(r.Apps), time.Since(start).Round(time.Millisecond), a.counts())
+	fmt.Fprintf(o.log, "%s %d images of %d apps in %v; actions: %s\n", what, len(results), len(r.Apps), time.Since(start).Round(time.Millisecond), a.Counts())
 	return r, nil
 }
 
@@ -111,7 +112,7 @@ func begin(ctx context.Context, o *options, prog *progress.Progress) (_ *actions
 		os.RemoveAll(work)
 		unlock()
 	}
-	return &actions{o: o, cache: c, tool: tool, work: work, created: created, prog: prog}, done, nil
+	return &actions{Runner: action.Runner{Cache: c, Tool: tool}, o: o, work: work, created: created, prog: prog}, done, nil
 }
 
 // compileInputs asks each language's builder for the compile inputs of its specs, the
@@ -153,7 +154,7 @@ func compileInputs(ctx context.Context, o *options, specs []manifest.Spec) ([]to
 func overBudget(results []*built) error {
 	var errs []error
 	for _, b := range results {
-		if err := report.Check(b.spec, b.content, b.pull); err != nil {
+		if err := report.Check(b.spec, b.Content, b.Pull); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -171,13 +172,13 @@ func publishApps(m *manifest.Manifest, results []*built) []outdir.App {
 			}
 			app.Platforms = append(app.Platforms, outdir.Platform{
 				Platform:  b.spec.Platform,
-				Image:     b.image,
+				Image:     b.Image,
 				Binary:    outdir.Binary{Size: b.bin.Size, SHA256: b.bin.SHA256, Read: b.bin.Read},
 				Steps:     b.steps,
-				Content:   b.content,
-				Pull:      b.pull,
-				Budget:    report.BudgetOf(b.spec.Budget, b.content, b.pull),
-				Referrers: b.referrers,
+				Content:   b.Content,
+				Pull:      b.Pull,
+				Budget:    report.BudgetOf(b.spec.Budget, b.Content, b.Pull),
+				Referrers: b.Referrers,
 			})
 		}
 		if len(app.Platforms) > 0 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/minimalbuild/minimal/magefiles/internal/action"
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 	"github.com/minimalbuild/minimal/magefiles/internal/oci"
 	"github.com/minimalbuild/minimal/magefiles/internal/progress"
@@ -28,11 +29,11 @@ func Explain(ctx context.Context, m *manifest.Manifest, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	a := &actions{o: o, prog: progress.New(io.Discard), dry: true}
+	a := &actions{Runner: action.Runner{Dry: true}, o: o, prog: progress.New(io.Discard)}
 	if a.created, err = oci.Created(); err != nil {
 		return err
 	}
-	if a.tool, err = toolid.Get(); err != nil {
+	if a.Tool, err = toolid.Get(); err != nil {
 		return err
 	}
 	if _, err := os.Stat(o.cacheDir); err != nil {
@@ -41,25 +42,25 @@ func Explain(ctx context.Context, m *manifest.Manifest, opts ...Option) error {
 		}
 		return nil
 	}
-	if a.cache, err = cache.Open(o.cacheDir); err != nil {
+	if a.Cache, err = cache.Open(o.cacheDir); err != nil {
 		return fmt.Errorf("opening the action cache: %w", err)
 	}
 	if a.inputs, err = compileInputs(ctx, o, specs); err != nil {
 		return err
 	}
 	for i, s := range specs {
-		var r *runs
+		var r *action.Runs
 		switch _, err := a.buildOne(ctx, i, s); {
 		case err == nil:
 			fmt.Fprintf(o.log, "%s %s: up to date\n", s.App, s.Platform)
 		case errors.As(err, &r):
-			fmt.Fprintf(o.log, "%s %s: %s runs\n", s.App, s.Platform, r.kind)
-			if !r.recorded {
-				fmt.Fprintf(o.log, "    no earlier %s of it into %s is recorded in this cache\n", r.kind, o.out)
-			} else if len(r.changes) == 0 {
+			fmt.Fprintf(o.log, "%s %s: %s runs\n", s.App, s.Platform, r.Kind)
+			if !r.Recorded {
+				fmt.Fprintf(o.log, "    no earlier %s of it into %s is recorded in this cache\n", r.Kind, o.out)
+			} else if len(r.Changes) == 0 {
 				fmt.Fprintf(o.log, "    its inputs are as at its last run, whose output the cache no longer holds\n")
 			}
-			for _, c := range r.changes {
+			for _, c := range r.Changes {
 				fmt.Fprintf(o.log, "    %s\n", c)
 			}
 		default:
