@@ -41,6 +41,9 @@ type Runner struct {
 	// Dry makes Do return a *Runs error for an action that would run, instead of
 	// running it.
 	Dry bool
+	// Slots, when set, bounds how many actions run at once: each run holds one. Lookups
+	// hold none, so that more builds than slots can wait on the cache at once.
+	Slots chan struct{}
 
 	ran, local, remote atomic.Int64
 }
@@ -83,6 +86,14 @@ func Do[T any](ctx context.Context, r *Runner, name string, act Action[T]) (resu
 			runs.Recorded, runs.Changes = true, cache.Changes(before, seen(ins, names, act.Host))
 		}
 		return result, true, runs
+	}
+	if r.Slots != nil {
+		select {
+		case r.Slots <- struct{}{}:
+			defer func() { <-r.Slots }()
+		case <-ctx.Done():
+			return result, false, ctx.Err()
+		}
 	}
 	r.ran.Add(1)
 	result, err = run(ctx, r, name, act, ins, k)

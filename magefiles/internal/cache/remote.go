@@ -54,6 +54,8 @@ const (
 	// budget: allowance, plus a second per allowanceRate bytes of blob.
 	allowance     = 500 * time.Millisecond
 	allowanceRate = 8 << 20
+	// blobsAtOnce is how many blobs of one entry are downloaded at once.
+	blobsAtOnce = 4
 )
 
 // ociManifest is the part of an OCI image manifest an entry uses.
@@ -394,23 +396,54 @@ func (t *tier) download(ctx context.Context, key Key) (map[string][]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errDamaged, err)
 	}
+	blobs, err := t.blobs(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
 	outputs := make(map[string][]byte, len(entries))
-	blobs := make(map[[sha256.Size]byte][]byte)
 	for _, e := range entries {
-		data, ok := blobs[e.sum]
-		if !ok {
-			var err error
-			if data, err = t.blob(ctx, e); err != nil {
-				return nil, fmt.Errorf("output %q: %w", e.name, err)
-			}
-			blobs[e.sum] = data
-		}
+		data := blobs[e.sum]
 		if int64(len(data)) != e.size {
 			return nil, fmt.Errorf("%w: output %q has %d bytes where its manifest says %d", errDamaged, e.name, len(data), e.size)
 		}
 		outputs[e.name] = data
 	}
 	return outputs, nil
+}
+
+// blobs downloads the blobs that entries name, each once, several at a time, and returns
+// them by digest.
+func (t *tier) blobs(ctx context.Context, entries []entry) (map[[sha256.Size]byte][]byte, error) {
+	var mu sync.Mutex
+	blobs := make(map[[sha256.Size]byte][]byte)
+	var errs []error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, blobsAtOnce)
+	asked := make(map[[sha256.Size]byte]bool)
+	for _, e := range entries {
+		if asked[e.sum] {
+			continue
+		}
+		asked[e.sum] = true
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			data, err := t.blob(ctx, e)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("output %q: %w", e.name, err))
+			}
+			blobs[e.sum] = data
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return blobs, nil
 }
 
 // blob downloads the blob e names and checks its size and digest.

@@ -49,7 +49,7 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 		return nil, err
 	}
 	results := make([]*built, len(specs))
-	err = parallel(ctx, o.jobs, len(specs), func(ctx context.Context, i int) error {
+	err = parallel(ctx, inFlight(o.jobs, a.Cache), len(specs), func(ctx context.Context, i int) error {
 		b, err := a.buildOne(ctx, i, specs[i])
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", specs[i].App, specs[i].Platform, err)
@@ -112,7 +112,21 @@ func begin(ctx context.Context, o *options, prog *progress.Progress) (_ *actions
 		os.RemoveAll(work)
 		unlock()
 	}
-	return &actions{Runner: action.Runner{Cache: c, Tool: tool}, o: o, work: work, created: created, prog: prog}, done, nil
+	return &actions{Runner: action.Runner{Cache: c, Tool: tool, Slots: make(chan struct{}, o.jobs)}, o: o, work: work, created: created, prog: prog}, done, nil
+}
+
+// remoteInFlight is how many builds may wait on a remote cache at once, when jobs is
+// fewer: a lookup waits on the network, and only running an action needs one of the
+// jobs.
+const remoteInFlight = 16
+
+// inFlight is how many builds run at once with jobs and c: jobs, or remoteInFlight when
+// c has a remote tier, each action run still taking one of the jobs.
+func inFlight(jobs int, c *cache.Cache) int {
+	if c.Remote() == "" {
+		return jobs
+	}
+	return max(jobs, remoteInFlight)
 }
 
 // compileInputs asks each language's builder for the compile inputs of its specs, the

@@ -71,8 +71,9 @@ func WithOut(dir string) Option {
 	return func(o *options) error { o.out = dir; return nil }
 }
 
-// WithJobs bounds how many builds run at once. The default is $MINIMAL_JOBS, else the
-// number of CPUs.
+// WithJobs bounds how many actions (compile, shrink, image) run at once. The default is
+// $MINIMAL_JOBS, else the number of CPUs. With a remote cache, more builds than that
+// look up their actions at once.
 func WithJobs(n int) Option {
 	return func(o *options) error {
 		if n < 1 {
