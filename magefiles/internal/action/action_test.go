@@ -3,11 +3,15 @@ package action
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
 )
@@ -135,5 +139,45 @@ func TestDryRun(t *testing.T) {
 	}
 	if ct.runs != 1 {
 		t.Errorf("the action ran %d times, want once: a dry run runs nothing", ct.runs)
+	}
+}
+
+func TestSlotsBoundRuns(t *testing.T) {
+	for _, slots := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint(slots), func(t *testing.T) {
+			c, err := cache.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &Runner{Cache: c, Tool: "tool", Slots: make(chan struct{}, slots)}
+			var running, most atomic.Int64
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					act := Action[string]{
+						Kind:   "test",
+						Inputs: []cache.Input{{Name: "i", Value: fmt.Sprint(i)}},
+						Run: func(context.Context) (map[string][]byte, []string, error) {
+							n := running.Add(1)
+							for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+							}
+							time.Sleep(20 * time.Millisecond)
+							running.Add(-1)
+							return map[string][]byte{"out": {byte(i)}}, nil, nil
+						},
+						Decode: func(outs map[string]cache.Output) (string, error) { _, err := Read(outs, "out"); return "", err },
+					}
+					if _, _, err := Do(context.Background(), r, fmt.Sprint(i), act); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if got := most.Load(); got != int64(slots) {
+				t.Errorf("at most %d actions ran at once, want %d: the slots bound them and 8 were waiting", got, slots)
+			}
+		})
 	}
 }
