@@ -21,6 +21,12 @@ const DefaultTimeout = 30 * time.Second
 // grace is how long a signalled process has to end.
 var grace = 5 * time.Second
 
+// drain is how long, after the process has exited, its output may take to arrive: a
+// process it left behind holding its stdout is not waited for longer, and what arrived
+// by then is the result. It is long enough that a loaded machine, slow to copy the last
+// of the output, does not cut it short.
+var drain = 5 * time.Second
+
 // Cmd is the command a smoke test runs. The test's args are appended to Args.
 type Cmd struct {
 	Args []string
@@ -59,7 +65,7 @@ func Run(ctx context.Context, t *manifest.Test, c Cmd) (Result, error) {
 		stdout.Reset()
 		stderr.Reset()
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		cmd.WaitDelay = time.Second
+		cmd.WaitDelay = drain
 		return cmd
 	})
 	if err != nil {
@@ -87,7 +93,9 @@ func Run(ctx context.Context, t *manifest.Test, c Cmd) (Result, error) {
 		}()
 		defer func() { <-done }()
 	}
-	err = cmd.Wait()
+	if err = cmd.Wait(); errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // the process exited; see drain
+	}
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Exit: cmd.ProcessState.ExitCode()}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		res.Signal = ws.Signal()

@@ -171,3 +171,18 @@ func TestStarts(t *testing.T) {
 		})
 	}
 }
+
+func TestRunLeftOutputOpen(t *testing.T) {
+	defer func(d time.Duration) { drain = d }(drain)
+	drain = 200 * time.Millisecond
+	// The shell exits at once; the sleep it leaves behind holds its stdout for 20 s.
+	c := Cmd{Args: []string{"/bin/sh", "-c", "echo hi; sleep 20 &"}}
+	start := time.Now()
+	res, err := Run(context.Background(), &manifest.Test{}, c)
+	if err != nil || string(res.Stdout) != "hi\n" || res.Exit != 0 {
+		t.Fatalf("Run = %q, exit %d, %v; want hi, exit 0, no error", res.Stdout, res.Exit, err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Run waited %v for the process left holding stdout, want about drain", took)
+	}
+}
