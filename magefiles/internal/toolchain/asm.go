@@ -3,6 +3,7 @@ package toolchain
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -124,30 +125,78 @@ func (b *asmBuilder) elf(ctx context.Context, spec manifest.Spec, t Target, srcs
 		return "", err
 	}
 	exe := filepath.Join(dir, "exe")
-	link := func(nmagic bool) error {
+	link := func(l layout) error {
 		_, err := run.Output(ctx, run.Cmd{
-			Args: append([]string{z.Path()}, linkArgs(spec, t, objs, dir, exe, nmagic)...),
+			Args: append([]string{z.Path()}, linkArgs(spec, t, objs, dir, exe, l)...),
 			Dir:  zigDir,
 			Env:  zigEnv(z, spec),
 		})
 		return err
 	}
-	nmagic := strips(spec)
-	if err := link(nmagic); err != nil {
-		return "", err
-	}
-	if nmagic {
-		n, err := loadSegments(exe)
-		if err != nil {
+	if !strips(spec) {
+		if err := link(layout{}); err != nil {
 			return "", err
 		}
-		if n > 1 {
-			if err := link(false); err != nil {
-				return "", err
-			}
+		return exe, checkExecutableFile(exe, t)
+	}
+	if err := link(layout{nmagic: true}); err != nil {
+		return "", err
+	}
+	n, err := loadSegments(exe)
+	if err != nil {
+		return "", err
+	}
+	if n > 1 {
+		if err := link(layout{}); err != nil {
+			return "", err
+		}
+		return exe, checkExecutableFile(exe, t)
+	}
+	if t.Machine == elf.EM_386 {
+		if err := compactLink(exe, func(base uint32) error { return link(layout{nmagic: true, imageBase: base}) }); err != nil {
+			return "", err
 		}
 	}
 	return exe, checkExecutableFile(exe, t)
+}
+
+// compactLink lays out exe, the result of a link with -n, in the compact layout of
+// compact386 when it has that shape: it links again with relink, at an image base
+// lower by what compactShift says, and rewrites that result. It leaves exe as the
+// first link made it when the shape is not right or when the second link does not put
+// the segment where compact386 needs it (ldflags that place it themselves win).
+func compactLink(exe string, relink func(imageBase uint32) error) error {
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		return err
+	}
+	shift, err := compactShift(data)
+	if errors.Is(err, errNotCompact) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	l, err := readCompactable(data)
+	if err != nil {
+		return err
+	}
+	// With -n, the segment's address is the image base plus its offset.
+	if err := relink(l.load.Vaddr - l.load.Off - shift); err != nil {
+		return err
+	}
+	moved, err := os.ReadFile(exe)
+	if err != nil {
+		return err
+	}
+	out, err := compact386(moved)
+	if errors.Is(err, errNotCompact) {
+		return os.WriteFile(exe, data, 0o755)
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(exe, out, 0o755)
 }
 
 // flat assembles src into the executable itself; it returns the executable.
@@ -237,9 +286,15 @@ func nasmArgs(spec manifest.Spec, format, src, out string) []string {
 	return append(args, "-o", out, src)
 }
 
-// linkArgs returns the zig argv that links objs into out for spec on t, with -n when
-// nmagic is set. dir holds discardCommentFile.
-func linkArgs(spec manifest.Spec, t Target, objs []string, dir, out string, nmagic bool) []string {
+// layout is how ld.lld lays out an assembly link that strips.
+type layout struct {
+	nmagic    bool   // with asmNMagic
+	imageBase uint32 // with --image-base, unless zero
+}
+
+// linkArgs returns the zig argv that links objs into out for spec on t, laid out as l
+// says when spec strips. dir holds discardCommentFile.
+func linkArgs(spec manifest.Spec, t Target, objs []string, dir, out string, l layout) []string {
 	args := []string{"ld.lld", "-m", lldEmulation(t), "-static"}
 	if strips(spec) {
 		args = append(args, asmStripLinkFlags...)
@@ -247,8 +302,11 @@ func linkArgs(spec manifest.Spec, t Target, objs []string, dir, out string, nmag
 			args = append(args, asmAMD64LinkFlags...)
 		}
 		args = append(args, "-T", filepath.Join(dir, discardCommentFile))
-		if nmagic {
+		if l.nmagic {
 			args = append(args, asmNMagic)
+		}
+		if l.imageBase != 0 {
+			args = append(args, fmt.Sprintf("--image-base=%#x", l.imageBase))
 		}
 	}
 	args = append(args, lldFlags(spec.Ldflags)...)

@@ -27,12 +27,12 @@ func TestLinkArgs(t *testing.T) {
 		name   string
 		spec   manifest.Spec
 		t      Target
-		nmagic bool
+		layout layout
 		want   []string
 	}{
 		{
 			name: "strip with -n: the smallest layout, for a result with one segment",
-			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{"strip"}}}, t: amd, nmagic: true,
+			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{"strip"}}}, t: amd, layout: layout{nmagic: true},
 			want: []string{"ld.lld", "-m", "elf_x86_64", "-static", "-s", "--no-rosegment", "-z", "nognustack", "-T", "/w/discard-comment.ld", "-n", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
 		},
 		{
@@ -41,8 +41,13 @@ func TestLinkArgs(t *testing.T) {
 			want: []string{"ld.lld", "-m", "elf_i386", "-static", "-s", "--no-rosegment", "-T", "/w/discard-comment.ld", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
 		},
 		{
-			name: "no strip: lld's defaults, and nmagic means nothing",
-			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{}}}, t: amd, nmagic: true,
+			name: "strip with -n at a lower image base: the relink for the compact 386 layout",
+			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{"strip"}}}, t: x86, layout: layout{nmagic: true, imageBase: 0x3fffec},
+			want: []string{"ld.lld", "-m", "elf_i386", "-static", "-s", "--no-rosegment", "-T", "/w/discard-comment.ld", "-n", "--image-base=0x3fffec", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
+		},
+		{
+			name: "no strip: lld's defaults, and the layout means nothing",
+			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{}}}, t: amd, layout: layout{nmagic: true, imageBase: 0x3fffec},
 			want: []string{"ld.lld", "-m", "elf_x86_64", "-static", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
 		},
 		{
@@ -53,7 +58,7 @@ func TestLinkArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, linkArgs(tt.spec, tt.t, objs, "/w", "/w/exe", tt.nmagic)); diff != "" {
+			if diff := cmp.Diff(tt.want, linkArgs(tt.spec, tt.t, objs, "/w", "/w/exe", tt.layout)); diff != "" {
 				t.Errorf("linkArgs (-want +got):\n%s", diff)
 			}
 		})
