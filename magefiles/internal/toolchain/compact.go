@@ -99,11 +99,12 @@ func readCompactable(data []byte) (compactable, error) {
 	return l, nil
 }
 
-// compactShift returns how many bytes lower in memory the segment of data, an
-// executable that readCompactable reads, must start for compact386 to lay it out 20
-// bytes shorter: the segment's bytes go to byte compactCodeOff of the file, and a
-// loaded segment's file offset and address must agree modulo the page size.
-func compactShift(data []byte) (uint32, error) {
+// compactBase returns the image base at which ld.lld -n must link again what it linked
+// into data, an executable that readCompactable reads, for compact386 to lay it out 20
+// bytes shorter: with -n the segment's address is the image base plus its offset, and
+// its bytes go to byte compactCodeOff of the compact file, where that address and
+// offset must still agree modulo the page size.
+func compactBase(data []byte) (uint32, error) {
 	l, err := readCompactable(data)
 	if err != nil {
 		return 0, err
@@ -111,7 +112,11 @@ func compactShift(data []byte) (uint32, error) {
 	if l.load.Off%pageSize != l.load.Vaddr%pageSize {
 		return 0, fmt.Errorf("%w: the segment's offset %#x and address %#x differ modulo the page size", errNotCompact, l.load.Off, l.load.Vaddr)
 	}
-	return l.load.Off - compactCodeOff, nil
+	base, shift := l.load.Vaddr-l.load.Off, l.load.Off-compactCodeOff
+	if base < minMapAddr+shift {
+		return 0, fmt.Errorf("%w: the image base %#x is too low to move the segment down %d bytes", errNotCompact, base, shift)
+	}
+	return base - shift, nil
 }
 
 // compact386 returns data, an executable that readCompactable reads, in the compact
