@@ -39,7 +39,7 @@ var asmStripLinkFlags = []string{"-s", "--no-rosegment"}
 
 // asmAMD64LinkFlags are the strip pass's further ld.lld flags for linux/amd64:
 // -z nognustack leaves out the PT_GNU_STACK program header (56 bytes; hello-asm is then
-// 193 bytes after sstrip, where nasm + GNU ld -n + sstrip make 204). Since Linux 5.8 an
+// 193 bytes after sstrip, where nasm + GNU ld -n + sstrip make 201). Since Linux 5.8 an
 // x86-64 program without that header gets a stack and data that are not executable, as
 // with it; older kernels make them executable. A 386 program keeps the header on every
 // kernel: without it Linux makes its stack, and all the memory it can read, executable.
