@@ -503,6 +503,12 @@ func TestAsmStackNotExecutable(t *testing.T) {
 			case p.Arch == "amd64" && len(stack) != 0:
 				t.Errorf("amd64 PT_GNU_STACK headers %v, want none", stack)
 			}
+			// On 386 the memory map below is that of the compact layout.
+			if data, err := os.ReadFile(bin); err != nil {
+				t.Fatal(err)
+			} else if p.Arch == "386" && binary.LittleEndian.Uint32(data[28:]) != compactPhoff {
+				t.Errorf("386 e_phoff %d, want %d: the compact layout", binary.LittleEndian.Uint32(data[28:]), compactPhoff)
+			}
 			if p.Arch == "amd64" && (major < 5 || major == 5 && minor < 8) {
 				t.Skipf("Linux %s gives an x86-64 program without PT_GNU_STACK an executable stack; 5.8 and later do not", release)
 			}
