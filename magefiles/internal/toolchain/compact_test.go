@@ -5,12 +5,17 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/minimalbuild/minimal/magefiles/internal/run"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
+
+var update = flag.Bool("update", false, "rewrite the files under testdata/compact with the pinned zig")
 
 // readCompactTestdata returns testdata/compact/name.
 func readCompactTestdata(t *testing.T, name string) []byte {
@@ -30,6 +35,64 @@ func target386(t *testing.T) Target {
 		t.Fatal(err)
 	}
 	return x86
+}
+
+// TestCompactTestdata checks that testdata/compact holds what the build makes of
+// hello-asm for linux/386 with the pinned zig: the link with -n, the link again at the
+// lower image base, and the result. With -update it rewrites them.
+func TestCompactTestdata(t *testing.T) {
+	z := realZig(t)
+	root := examplesRoot(t)
+	x86 := target386(t)
+	spec := appSpec("hello-asm", linux386, root, manifest.Fields{Lang: "asm", Src: []string{"apps/hello-asm/i386.S"}, Output: "elf"})
+	dir := t.TempDir()
+	b := &asmBuilder{zig: fixedZig(z)}
+	obj := filepath.Join(dir, "0-i386.S.o")
+	if err := b.assemble(t.Context(), spec, x86, spec.Src[0], obj, x86.NASM); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeDiscardComment(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	links := []struct {
+		name   string
+		layout layout
+	}{
+		{"hello-asm-386.link", layout{nmagic: true}},
+		{"hello-asm-386.relink", layout{nmagic: true, imageBase: 0x400000 - 20}},
+	}
+	got := map[string]string{}
+	for _, l := range links {
+		exe := filepath.Join(dir, l.name)
+		if _, err := run.Output(t.Context(), run.Cmd{
+			Args: append([]string{z.Path()}, linkArgs(spec, x86, []string{obj}, dir, exe, l.layout)...),
+			Dir:  zigDir,
+			Env:  zigEnv(z, spec),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got[l.name] = exe
+	}
+	got["hello-asm-386.golden"] = filepath.Join(dir, "hello-asm")
+	if err := Asm(fixedZig(z)).Build(t.Context(), spec, got["hello-asm-386.golden"]); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range got {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join("testdata", "compact", name)
+		if *update {
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if want := readCompactTestdata(t, name); !bytes.Equal(data, want) {
+			t.Errorf("the build made %d bytes that differ from the %d of %s; run go test -run TestCompactTestdata -update", len(data), len(want), file)
+		}
+	}
 }
 
 // TestCompact386Golden lays out hello-asm as the 386 build links it, and compares the
