@@ -35,8 +35,11 @@
 // start-up code relocates itself through its dynamic section; relocatable
 // objects, core dumps, other machines, big-endian files, the x32 ABI,
 // extended program header numbering, and headers that are truncated,
-// overlap or contradict each other. Errors wrap ErrNotELF, ErrUnsupported
-// or ErrMalformed.
+// overlap or contradict each other. A program header table may lie over
+// the ELF header, as the build's compact 386 layout and executables made by
+// hand place it, but not over a section header field that is not zero:
+// clearing it would change a program header. Errors wrap ErrNotELF,
+// ErrUnsupported or ErrMalformed.
 //
 // The result keeps the ELF header, the program header table, and every
 // byte up to the end of the last file image a segment (of any type other
@@ -48,8 +51,9 @@
 // them.
 //
 // Then SStrip drops the trailing zero bytes of the last PT_LOAD segment by
-// lowering its p_filesz, when that segment is the highest one in memory
-// and its file image ends the file. The memory image does not change,
+// lowering its p_filesz, when that segment is the highest one in memory,
+// its file image ends the file and its header's sizes do not lie in the
+// ELF header. The memory image does not change,
 // because the kernel supplies those zeros itself, with these limits:
 //
 //   - A writable segment keeps p_memsz. The kernel zeroes the rest of the

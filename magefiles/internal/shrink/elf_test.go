@@ -271,3 +271,27 @@ func checkOutput(in, out []byte) error {
 	}
 	return nil
 }
+
+// overlap386 returns a static 386 executable in the build's compact layout: a
+// PT_GNU_STACK header over the last 16 bytes of the ELF header, its p_type in e_flags,
+// then a PT_LOAD header whose p_align is the first 4 bytes of its segment, at byte 96.
+// The segment holds image, at address 0x400060, with the given flags and memory size.
+func overlap386(image []byte, flags elf.ProgFlag, memsz uint32) []byte {
+	const phoff, load, code = 36, 68, 96
+	vaddr := uint32(0x400000 + code)
+	b := make([]byte, max(code+len(image), load+32))
+	le := binary.LittleEndian
+	must2(binary.Encode(b, le, elf.Header32{
+		Ident: [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS32), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)},
+		Type:  uint16(elf.ET_EXEC), Machine: uint16(elf.EM_386), Version: uint32(elf.EV_CURRENT),
+		Entry: vaddr, Phoff: phoff, Flags: uint32(elf.PT_GNU_STACK),
+		Ehsize: 52, Phentsize: 32, Phnum: 2,
+	}))
+	le.PutUint32(b[phoff+24:], uint32(elf.PF_R|elf.PF_W)) // the stack's p_flags
+	must2(binary.Encode(b[load:], le, elf.Prog32{
+		Type: uint32(elf.PT_LOAD), Flags: uint32(flags), Off: code, Vaddr: vaddr, Paddr: vaddr,
+		Filesz: uint32(len(image)), Memsz: memsz,
+	}))
+	copy(b[code:], image)
+	return b
+}

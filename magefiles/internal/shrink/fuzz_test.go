@@ -12,6 +12,8 @@ import (
 // the promises checkOutput lists. The seed corpus is in
 // testdata/fuzz/FuzzSStrip; testdata/README.md says how it was made.
 func FuzzSStrip(f *testing.F) {
+	f.Add(overlap386(bytes.Repeat([]byte{0xcc}, 71), elf.PF_R|elf.PF_X, 71))
+	f.Add(overlap386(append(bytes.Repeat([]byte{0xcc}, 40), make([]byte, 31)...), elf.PF_R|elf.PF_W, 0x1000))
 	for _, class := range classes {
 		f.Add(staticExec(class).bytes())
 		f.Add(compactExec(class).bytes())

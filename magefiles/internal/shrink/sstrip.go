@@ -99,8 +99,15 @@ func SStrip(bin []byte) ([]byte, error) {
 		}
 	}
 
+	if err := checkOverlap(bin, h); err != nil {
+		return nil, err
+	}
 	l := segs[last]
 	newFilesz, newMemsz := trimLast(bin, l, pinned)
+	if sizesInHeader(h, l.index) {
+		// Writing them would change the ELF header.
+		newFilesz, newMemsz = l.filesz, l.memsz
+	}
 	end := pinned
 	if newFilesz > 0 {
 		end = max(end, l.off+newFilesz)
@@ -158,6 +165,52 @@ func trimLast(bin []byte, l segment, pinned uint64) (filesz, memsz uint64) {
 	// Read-only: no bss; p_memsz shrinks with p_filesz inside the same
 	// last page, which stays mapped from the file.
 	return keep, keep
+}
+
+// checkOverlap refuses a program header table that lies over the section header
+// fields of the ELF header (e_shoff, e_shnum, e_shstrndx) when they are not zero:
+// clearing them would change program headers. A table may lie over the rest of the
+// ELF header, as in executables laid out by hand or by the build's compact 386
+// layout, where the fields each of them needs are the same bytes.
+func checkOverlap(bin []byte, h header) error {
+	if h.phoff >= uint64(h.ehsize) {
+		return nil
+	}
+	tableEnd := h.phoff + uint64(h.phnum)*uint64(h.phentsize)
+	for _, f := range sectionHeaderFields(h.class) {
+		if f.off+f.size <= h.phoff || f.off >= tableEnd {
+			continue
+		}
+		if bytes.Count(bin[f.off:f.off+f.size], []byte{0}) != int(f.size) {
+			return fmt.Errorf("%w: the program header table at offset %d lies over %s, which is not zero", ErrUnsupported, h.phoff, f.name)
+		}
+	}
+	return nil
+}
+
+// field is a field of the ELF header: its name, offset and size in bytes.
+type field struct {
+	name      string
+	off, size uint64
+}
+
+// sectionHeaderFields returns the fields of the ELF header that clearSectionHeaders
+// clears.
+func sectionHeaderFields(c elf.Class) []field {
+	if c == elf.ELFCLASS32 {
+		return []field{{"e_shoff", 32, 4}, {"e_shnum", 48, 2}, {"e_shstrndx", 50, 2}}
+	}
+	return []field{{"e_shoff", 40, 8}, {"e_shnum", 60, 2}, {"e_shstrndx", 62, 2}}
+}
+
+// sizesInHeader reports whether p_filesz or p_memsz of program header i lies in the
+// ELF header, which setSizes must then leave alone.
+func sizesInHeader(h header, i int) bool {
+	start := h.phoff + uint64(i)*uint64(h.phentsize) + 16 // p_filesz in an Elf32_Phdr
+	if h.class == elf.ELFCLASS64 {
+		start += 16 // after the 64-bit p_offset, p_vaddr, p_paddr
+	}
+	return start < uint64(h.ehsize)
 }
 
 // parseHeader reads and checks the ELF file header.
@@ -239,8 +292,6 @@ func parseHeader(bin []byte) (header, error) {
 		return header{}, fmt.Errorf("%w: extended program header numbering (e_phnum = PN_XNUM)", ErrUnsupported)
 	case h.phentsize != phentsize:
 		return header{}, fmt.Errorf("%w: e_phentsize is %d, want %d", ErrMalformed, h.phentsize, phentsize)
-	case h.phoff < uint64(ehsize):
-		return header{}, fmt.Errorf("%w: program header table at offset %d overlaps the ELF header", ErrMalformed, h.phoff)
 	case h.phoff > size || uint64(h.phnum)*uint64(phentsize) > size-h.phoff:
 		return header{}, fmt.Errorf("%w: program header table (offset %d, %d entries) extends past the end of the file (%d bytes)", ErrMalformed, h.phoff, h.phnum, size)
 	}

@@ -3,6 +3,7 @@ package shrink
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -397,10 +398,13 @@ func TestSStripRefuses(t *testing.T) {
 			wantErr: ErrMalformed, wantMsg: "e_phentsize is 40",
 		},
 		{
-			name:    "phdrs over the header",
-			why:     "a program header table inside the ELF header is nonsense",
-			in:      func(f fakeELF) []byte { f.phoff = 8; return f.bytes() },
-			wantErr: ErrMalformed, wantMsg: "overlaps the ELF header",
+			name: "phdrs over e_shnum",
+			why:  "clearing the section header fields would change the first program header",
+			in: func(f fakeELF) []byte {
+				f.phoff = map[elf.Class]uint64{elf.ELFCLASS32: 48, elf.ELFCLASS64: 60}[f.class]
+				return f.bytes()
+			},
+			wantErr: ErrUnsupported, wantMsg: "program header table at offset",
 		},
 		{
 			name:    "phdrs past the end",
@@ -524,4 +528,97 @@ func clearPhnum(b []byte, c elf.Class) {
 		return
 	}
 	b[56], b[57] = 0, 0
+}
+
+// TestSStripOverlap strips executables whose program header table lies over the ELF
+// header, as the build lays out a 386 assembly program, and checks what SStrip
+// promises (checkOutput) and the size of the result.
+func TestSStripOverlap(t *testing.T) {
+	code := bytes.Repeat([]byte{0xcc}, 71)
+	data := append(bytes.Repeat([]byte{0xcc}, 40), make([]byte, 31)...)
+	tests := []struct {
+		name    string
+		why     string
+		in      []byte
+		wantLen int
+	}{
+		{
+			name: "compact 386 code", why: "nothing to drop: the code ends the file",
+			in: overlap386(code, elf.PF_R|elf.PF_X, 71), wantLen: 96 + 71,
+		},
+		{
+			name: "compact 386 data ending in zeros", why: "the zeros of a writable segment go to its bss",
+			in: overlap386(data, elf.PF_R|elf.PF_W, 0x1000), wantLen: 96 + 40,
+		},
+		{
+			name: "compact 386 data of zeros", why: "the PT_LOAD header's p_align is the first 4 bytes of the segment, and stays",
+			in: overlap386(make([]byte, 71), elf.PF_R|elf.PF_W, 0x1000), wantLen: 100,
+		},
+		{
+			name: "compact 386 with bytes after it", why: "bytes no header describes go",
+			in: append(overlap386(code, elf.PF_R|elf.PF_X, 71), "trailing section names"...), wantLen: 96 + 71,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := SStrip(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkOutput(tt.in, out); err != nil {
+				t.Errorf("%v (%s)", err, tt.why)
+			}
+			if len(out) != tt.wantLen {
+				t.Errorf("%d bytes, want %d (%s)", len(out), tt.wantLen, tt.why)
+			}
+		})
+	}
+}
+
+// TestSStripOverlapRefuses checks that SStrip refuses a program header table over
+// section header fields it would have to change.
+func TestSStripOverlapRefuses(t *testing.T) {
+	in := overlap386(bytes.Repeat([]byte{0xcc}, 71), elf.PF_R|elf.PF_X, 71)
+	// A section header table after the code, which e_shoff, e_shnum and e_shstrndx
+	// name: the last two are the PT_GNU_STACK header's p_paddr.
+	shoff := len(in)
+	in = append(in, make([]byte, 2*40)...)
+	le := binary.LittleEndian
+	le.PutUint32(in[32:], uint32(shoff))
+	le.PutUint16(in[46:], 40)
+	le.PutUint16(in[48:], 2)
+	le.PutUint16(in[50:], 1)
+	out, err := SStrip(in)
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "lies over e_shnum") {
+		t.Errorf("SStrip = %d bytes, %v; want ErrUnsupported naming e_shnum", len(out), err)
+	}
+}
+
+// TestSizesInHeader checks when the p_filesz and p_memsz of a program header lie in
+// the ELF header, where SStrip leaves them.
+func TestSizesInHeader(t *testing.T) {
+	tests := []struct {
+		class elf.Class
+		phoff uint64
+		index int
+		want  bool
+	}{
+		{elf.ELFCLASS32, 52, 0, false},
+		{elf.ELFCLASS32, 36, 0, false}, // p_filesz at 52, just after the header
+		{elf.ELFCLASS32, 35, 0, true},
+		{elf.ELFCLASS32, 4, 1, false},
+		{elf.ELFCLASS32, 0, 1, true}, // p_filesz at 48
+		{elf.ELFCLASS32, 0, 0, true},
+		{elf.ELFCLASS64, 64, 0, false},
+		{elf.ELFCLASS64, 32, 0, false}, // p_filesz at 64
+		{elf.ELFCLASS64, 31, 0, true},
+		{elf.ELFCLASS64, 8, 1, false},
+	}
+	for _, tt := range tests {
+		ehsize, phentsize, _ := sizes(tt.class)
+		h := header{class: tt.class, phoff: tt.phoff, ehsize: ehsize, phentsize: phentsize}
+		if got := sizesInHeader(h, tt.index); got != tt.want {
+			t.Errorf("%v, e_phoff %d, header %d: sizesInHeader = %v, want %v", tt.class, tt.phoff, tt.index, got, tt.want)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package toolchain
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -27,12 +28,12 @@ func TestLinkArgs(t *testing.T) {
 		name   string
 		spec   manifest.Spec
 		t      Target
-		nmagic bool
+		layout layout
 		want   []string
 	}{
 		{
 			name: "strip with -n: the smallest layout, for a result with one segment",
-			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{"strip"}}}, t: amd, nmagic: true,
+			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{"strip"}}}, t: amd, layout: layout{nmagic: true},
 			want: []string{"ld.lld", "-m", "elf_x86_64", "-static", "-s", "--no-rosegment", "-z", "nognustack", "-T", "/w/discard-comment.ld", "-n", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
 		},
 		{
@@ -41,8 +42,13 @@ func TestLinkArgs(t *testing.T) {
 			want: []string{"ld.lld", "-m", "elf_i386", "-static", "-s", "--no-rosegment", "-T", "/w/discard-comment.ld", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
 		},
 		{
-			name: "no strip: lld's defaults, and nmagic means nothing",
-			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{}}}, t: amd, nmagic: true,
+			name: "strip with -n at a lower image base: the relink for the compact 386 layout",
+			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{"strip"}}}, t: x86, layout: layout{nmagic: true, imageBase: 0x3fffec},
+			want: []string{"ld.lld", "-m", "elf_i386", "-static", "-s", "--no-rosegment", "-T", "/w/discard-comment.ld", "-n", "--image-base=0x3fffec", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
+		},
+		{
+			name: "no strip: lld's defaults, and the layout means nothing",
+			spec: manifest.Spec{Fields: manifest.Fields{Shrink: []string{}}}, t: amd, layout: layout{nmagic: true, imageBase: 0x3fffec},
 			want: []string{"ld.lld", "-m", "elf_x86_64", "-static", "/w/0-a.S.o", "/w/1-b.asm.o", "-o", "/w/exe"},
 		},
 		{
@@ -53,7 +59,7 @@ func TestLinkArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, linkArgs(tt.spec, tt.t, objs, "/w", "/w/exe", tt.nmagic)); diff != "" {
+			if diff := cmp.Diff(tt.want, linkArgs(tt.spec, tt.t, objs, "/w", "/w/exe", tt.layout)); diff != "" {
 				t.Errorf("linkArgs (-want +got):\n%s", diff)
 			}
 		})
@@ -193,8 +199,74 @@ func TestAsmExamples(t *testing.T) {
 					t.Errorf("stdout %q, want %q", got, tt.stdout)
 				}
 				checkSize(t, tt.app, p, bin)
+				if tt.output == "elf" {
+					checkStackHeader(t, p, bin)
+				}
 			})
 		}
+	}
+}
+
+// checkStackHeader checks that the program at bin has a PT_GNU_STACK header without
+// PF_X on linux/386, where Linux would otherwise make its stack and all the memory it
+// can read executable, and none on linux/amd64, where the strip pass leaves it out.
+func checkStackHeader(t *testing.T, p manifest.Platform, bin string) {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var stack []elf.ProgFlag
+	for _, ph := range f.Progs {
+		if ph.Type == elf.PT_GNU_STACK {
+			stack = append(stack, ph.Flags)
+		}
+	}
+	switch {
+	case p.Arch == "386" && (len(stack) != 1 || stack[0] != elf.PF_R|elf.PF_W):
+		t.Errorf("386 PT_GNU_STACK headers %v, want one with PF_R+PF_W", stack)
+	case p.Arch == "amd64" && len(stack) != 0:
+		t.Errorf("amd64 PT_GNU_STACK headers %v, want none", stack)
+	}
+}
+
+// TestAsmCompactLayout builds hello-asm for linux/386 with the strip pass: it comes out
+// in the compact layout, its program headers over its ELF header, unless ldflags
+// place the segment themselves, when the link made with -n is kept. Both run.
+func TestAsmCompactLayout(t *testing.T) {
+	z := realZig(t)
+	root := examplesRoot(t)
+	tests := []struct {
+		name      string
+		ldflags   []string
+		wantPhoff uint64
+		wantSize  int
+	}{
+		{name: "compact", wantPhoff: compactPhoff, wantSize: 167},
+		// 52 + 2 × 32 bytes of headers, 71 of code, then the section names and headers.
+		{name: "ldflags that set the image base win", ldflags: []string{"-Wl,--image-base=0x8048000"}, wantPhoff: elf32HeaderSize, wantSize: 324},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := appSpec("hello-asm", linux386, root, manifest.Fields{Lang: "asm", Src: []string{"apps/hello-asm/i386.S"}, Output: "elf", Ldflags: tt.ldflags})
+			bin := filepath.Join(t.TempDir(), "hello-asm")
+			if err := Asm(fixedZig(z)).Build(t.Context(), spec, bin); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := runLimited(t, bin), "hello from a minimal scratch container!\n"; got != want {
+				t.Errorf("stdout %q, want %q", got, want)
+			}
+			data, err := os.ReadFile(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			phoff := uint64(binary.LittleEndian.Uint32(data[28:])) // checked to be an ELF32 executable
+			if phoff != tt.wantPhoff || len(data) != tt.wantSize {
+				t.Errorf("e_phoff %d and %d bytes, want %d and %d", phoff, len(data), tt.wantPhoff, tt.wantSize)
+			}
+			checkStackHeader(t, linux386, bin)
+		})
 	}
 }
 
@@ -430,6 +502,12 @@ func TestAsmStackNotExecutable(t *testing.T) {
 				t.Errorf("386 PT_GNU_STACK headers %v, want one without PF_X", stack)
 			case p.Arch == "amd64" && len(stack) != 0:
 				t.Errorf("amd64 PT_GNU_STACK headers %v, want none", stack)
+			}
+			// On 386 the memory map below is that of the compact layout.
+			if data, err := os.ReadFile(bin); err != nil {
+				t.Fatal(err)
+			} else if p.Arch == "386" && binary.LittleEndian.Uint32(data[28:]) != compactPhoff {
+				t.Errorf("386 e_phoff %d, want %d: the compact layout", binary.LittleEndian.Uint32(data[28:]), compactPhoff)
 			}
 			if p.Arch == "amd64" && (major < 5 || major == 5 && minor < 8) {
 				t.Skipf("Linux %s gives an x86-64 program without PT_GNU_STACK an executable stack; 5.8 and later do not", release)
