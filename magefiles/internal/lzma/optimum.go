@@ -51,6 +51,12 @@ type settled struct {
 	reps  [maxArrivals][numReps]uint32
 }
 
+// The size of repCache's index: at least twice the entries it may hold.
+const (
+	repIndexBits = 6
+	repIndexSize = 1 << repIndexBits
+)
+
 // notFull is the worst price of a node with room for another path.
 const notFull = ^uint32(0)
 
@@ -81,10 +87,15 @@ type parser struct {
 // distances, and a rep edge offered again at no lower price than before
 // with the same key changes nothing, so it is skipped.
 type repCache struct {
-	n    int
-	dist [maxArrivals * numReps]uint32
-	len  [maxArrivals * numReps]int32 // the rep's length at the node
-	len2 [maxArrivals * numReps]int32 // after the rep and a literal; -1 until needed
+	n int
+	// index finds a distance's entry: a hash table whose slots hold the
+	// generation they were written in and the entry plus one, so that a
+	// new node needs no clearing.
+	gen   uint32
+	index [repIndexSize]struct{ gen, k uint32 }
+	dist  [maxArrivals * numReps]uint32
+	len   [maxArrivals * numReps]int32 // the rep's length at the node
+	len2  [maxArrivals * numReps]int32 // after the rep and a literal; -1 until needed
 	// base is the lowest price the rep's lengths were offered from,
 	// chain the lowest of its rep-literal-rep0 chains for each state
 	// after the rep (after a literal, after a match).
@@ -385,6 +396,10 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 	}
 	rc := &ps.reps
 	rc.n = 0
+	if rc.gen++; rc.gen == 0 {
+		rc.index = [repIndexSize]struct{ gen, k uint32 }{}
+		rc.gen = 1
+	}
 	repLens := &ps.repLens.prices[posState]
 	for ai := range node.n {
 		st, reps := done.state[ai], done.reps[ai]
@@ -424,12 +439,15 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 		startLen := 2
 		for i := range numReps {
 			d := reps[i]
-			k := 0
-			for k < rc.n && rc.dist[k] != d {
-				k++
+			h := d * hashMul >> (32 - repIndexBits)
+			for rc.index[h].gen == rc.gen && rc.dist[rc.index[h].k] != d {
+				h = (h + 1) & (repIndexSize - 1)
 			}
-			if k == rc.n {
+			k := int(rc.index[h].k)
+			if rc.index[h].gen != rc.gen {
+				k = rc.n
 				rc.n++
+				rc.index[h].gen, rc.index[h].k = rc.gen, uint32(k)
 				rc.dist[k], rc.len[k], rc.len2[k] = d, int32(e.matchLen(p, d, avail)), -1
 				rc.base[k], rc.chain[k] = notFull, [2]uint32{notFull, notFull}
 			}
