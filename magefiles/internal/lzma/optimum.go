@@ -80,6 +80,9 @@ type parser struct {
 	numSlots    int
 	out         []packet
 	reps        repCache
+	// lenEnd is the farthest node an edge of the current parse reached;
+	// the nodes past it hold paths of earlier parses.
+	lenEnd int
 }
 
 // repCache remembers, while one node's edges are priced, what each
@@ -260,10 +263,14 @@ func (ps *parser) add(j int, price uint32, ed edge, key uint64) bool {
 	return true
 }
 
-// clear empties node j.
-func (ps *parser) clear(j int) {
-	ps.opt[j].n = 0
-	ps.worst[j] = notFull
+// reach empties the nodes past lenEnd up to end, which an edge is about
+// to reach.
+func (ps *parser) reach(end int) {
+	for ps.lenEnd < end {
+		ps.lenEnd++
+		ps.opt[ps.lenEnd].n = 0
+		ps.worst[ps.lenEnd] = notFull
+	}
 }
 
 // settle works out the state and reps each arrival of node j leaves. Every
@@ -320,7 +327,7 @@ func (e *encoder) optimum(ps *parser) []packet {
 	ps.opt[0].n = 1
 	ps.opt[0].price[0] = 0
 	ps.done[0].state[0], ps.done[0].reps[0] = e.state, e.reps
-	lenEnd := 0
+	ps.lenEnd = 0
 	for cur := 0; ; {
 		p := pos + cur
 		if cur > 0 {
@@ -331,33 +338,25 @@ func (e *encoder) optimum(ps *parser) []packet {
 			}
 			ps.settle(cur)
 		}
-		e.relax(ps, cur, p, ms, others, &lenEnd)
+		e.relax(ps, cur, p, ms, others)
 		cur++
-		if cur >= parseAhead || cur == lenEnd && p+1 == len(data) {
+		if cur >= parseAhead || cur == ps.lenEnd && p+1 == len(data) {
 			return e.trace(ps, cur)
 		}
 	}
 }
 
 // relax prices the edges leaving node cur, at position p, whose matches
-// are ms and others, and offers them to the nodes they reach. lenEnd is
-// the farthest node reached so far; nodes past it are emptied as edges
-// reach them.
-func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int) {
+// are ms and others, and offers them to the nodes they reach.
+func (e *encoder) relax(ps *parser, cur, p int, ms, others []match) {
 	data := e.data
-	reach := func(end int) {
-		for *lenEnd < end {
-			*lenEnd++
-			ps.clear(*lenEnd)
-		}
-	}
 	availFull := len(data) - p
 	avail := min(availFull, niceLen)
 	newLen := 0
 	if len(ms) > 0 {
 		newLen = min(int(ms[len(ms)-1].len), avail)
 	}
-	reach(cur + 1)
+	ps.reach(cur + 1)
 	posState := p & e.pbMask
 	curByte := data[p]
 	node := &ps.opt[cur]
@@ -431,7 +430,7 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 				ps2 := (p + 1) & e.pbMask
 				price := litPrice + price1(e.m.isMatch[st2][ps2]) + price1(e.m.isRep[st2]) +
 					e.pureRepPrice(0, st2, ps2) + ps.repLens.prices[ps2][n2-minMatchLen]
-				reach(cur + 1 + n2)
+				ps.reach(cur + 1 + n2)
 				ps.add(cur+1+n2, price, edge{from: int32(cur), fromArr: uint8(ai), kind: edgeLitRep0}, arrivalKey(reps[0], false))
 			}
 		}
@@ -461,11 +460,13 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 				// has the same key, and offering it again at no
 				// lower a price changes nothing.
 				rc.base[k] = base
-				reach(cur + n)
+				ps.reach(cur + n)
 				key := arrivalKey(d, false)
 				ed := edge{from: int32(cur), fromArr: uint8(ai), kind: edgeSingle, back: uint32(i)}
 				for l := 2; l <= n; l++ {
-					ps.add(cur+l, base+repLens[l-minMatchLen], ed, key)
+					if price := base + repLens[l-minMatchLen]; price < ps.worst[cur+l] {
+						ps.add(cur+l, price, ed, key)
+					}
 				}
 			}
 			if i == 0 {
@@ -483,7 +484,7 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 					price := base + repLens[n-minMatchLen]
 					if c := &rc.chain[k][(st1-8)>>1&1]; price < *c {
 						*c = price
-						e.chain(ps, cur, ai, p, st1, price, uint32(i), d, n, n2, reach)
+						e.chain(ps, cur, ai, p, st1, price, uint32(i), d, n, n2)
 					}
 				}
 			}
@@ -498,7 +499,7 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 	if bestArr < 0 || newLen < bestStart {
 		return
 	}
-	reach(cur + newLen)
+	ps.reach(cur + newLen)
 	lens := &ps.lens.prices[posState]
 	// The nearest match of each length, and the chain after the longest
 	// one at each distance.
@@ -511,7 +512,7 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 			price := bestNormal + lens[l-minMatchLen] + ps.distPrice(m.dist, l)
 			ps.add(cur+l, price, ed, key)
 			if l == int(m.len) {
-				e.matchChain(ps, cur, bestArr, p, bestState, price, m, reach)
+				e.matchChain(ps, cur, bestArr, p, bestState, price, m)
 			}
 		}
 	}
@@ -524,14 +525,14 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 		}
 		price := bestNormal + lens[l-minMatchLen] + ps.distPrice(m.dist, l)
 		ps.add(cur+l, price, edge{from: int32(cur), fromArr: uint8(bestArr), kind: edgeSingle, back: numReps + m.dist}, arrivalKey(m.dist, false))
-		e.matchChain(ps, cur, bestArr, p, bestState, price, m, reach)
+		e.matchChain(ps, cur, bestArr, p, bestState, price, m)
 	}
 }
 
 // matchChain offers the edge of match m from arrival ai of node cur (at
 // position p, in state st) reaching price, followed by a literal and a
 // rep0 at the match's distance.
-func (e *encoder) matchChain(ps *parser, cur, ai, p int, st uint32, price uint32, m match, reach func(int)) {
+func (e *encoder) matchChain(ps *parser, cur, ai, p int, st uint32, price uint32, m match) {
 	l := int(m.len)
 	availFull := len(e.data) - p
 	if l+1 >= availFull {
@@ -539,14 +540,14 @@ func (e *encoder) matchChain(ps *parser, cur, ai, p int, st uint32, price uint32
 	}
 	n2 := e.matchLen(p+l+1, m.dist, min(availFull-l-1, niceLen))
 	if n2 >= 2 {
-		e.chain(ps, cur, ai, p, stateAfterMatch(st), price, numReps+m.dist, m.dist, l, n2, reach)
+		e.chain(ps, cur, ai, p, stateAfterMatch(st), price, numReps+m.dist, m.dist, l, n2)
 	}
 }
 
 // chain offers the edge from arrival ai of node cur (at position p) made
 // of a packet back of length n reaching price packetPrice and leaving state
 // st1, a literal, and a rep0 of length n2 at distance dist+1.
-func (e *encoder) chain(ps *parser, cur, ai, p int, st1 uint32, packetPrice uint32, back, dist uint32, n, n2 int, reach func(int)) {
+func (e *encoder) chain(ps *parser, cur, ai, p int, st1 uint32, packetPrice uint32, back, dist uint32, n, n2 int) {
 	q := p + n
 	psq := q & e.pbMask
 	price := packetPrice + price0(e.m.isMatch[st1][psq])
@@ -557,7 +558,7 @@ func (e *encoder) chain(ps *parser, cur, ai, p int, st1 uint32, packetPrice uint
 	price += price1(e.m.isMatch[st2][psq1]) + price1(e.m.isRep[st2]) +
 		e.pureRepPrice(0, st2, psq1) + ps.repLens.prices[psq1][n2-minMatchLen]
 	end := cur + n + 1 + n2
-	reach(end)
+	ps.reach(end)
 	ps.add(end, price, edge{from: int32(cur), fromArr: uint8(ai), kind: edgePacketLit0, len1: int16(n), back: back}, arrivalKey(dist, false))
 }
 
