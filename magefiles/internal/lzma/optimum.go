@@ -508,9 +508,17 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match) {
 		top := min(int(m.len), newLen)
 		ed := edge{from: int32(cur), fromArr: uint8(bestArr), kind: edgeSingle, back: numReps + m.dist}
 		key := arrivalKey(m.dist, false)
+		// The distance's price depends on the length only up to
+		// the last length state.
+		far := bestNormal + ps.distPrice(m.dist, minMatchLen+numLenStates-1)
 		for ; l <= top; l++ {
-			price := bestNormal + lens[l-minMatchLen] + ps.distPrice(m.dist, l)
-			ps.add(cur+l, price, ed, key)
+			price := far + lens[l-minMatchLen]
+			if l < minMatchLen+numLenStates-1 {
+				price = bestNormal + lens[l-minMatchLen] + ps.distPrice(m.dist, l)
+			}
+			if price < ps.worst[cur+l] {
+				ps.add(cur+l, price, ed, key)
+			}
 			if l == int(m.len) {
 				e.matchChain(ps, cur, bestArr, p, bestState, price, m)
 			}
@@ -524,7 +532,9 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match) {
 			continue
 		}
 		price := bestNormal + lens[l-minMatchLen] + ps.distPrice(m.dist, l)
-		ps.add(cur+l, price, edge{from: int32(cur), fromArr: uint8(bestArr), kind: edgeSingle, back: numReps + m.dist}, arrivalKey(m.dist, false))
+		if price < ps.worst[cur+l] {
+			ps.add(cur+l, price, edge{from: int32(cur), fromArr: uint8(bestArr), kind: edgeSingle, back: numReps + m.dist}, arrivalKey(m.dist, false))
+		}
 		e.matchChain(ps, cur, bestArr, p, bestState, price, m)
 	}
 }
