@@ -55,7 +55,6 @@ type encoder struct {
 	reps   [4]uint32
 	pbMask int
 	mt     *matchTable
-	runs   [1 << runCacheBits]run
 }
 
 func newEncoder(data []byte, p Props) *encoder {
@@ -205,35 +204,11 @@ func (e *encoder) emit(pk packet) {
 }
 
 // matchLen returns how far data at pos agrees with data dist+1 bytes
-// before it, up to limit bytes (at most maxMatchLen). The parse asks for
-// the same distances at position after position, so it remembers for each
-// of a few distances a run of positions where data agrees with itself that
-// far back, and where the run ends.
+// before it, up to limit bytes.
 func (e *encoder) matchLen(pos int, dist uint32, limit int) int {
 	from := pos - int(dist) - 1
 	if from < 0 {
 		return 0
 	}
-	r := &e.runs[dist*hashMul>>(32-runCacheBits)]
-	if r.dist == dist && r.start <= pos && pos <= r.end {
-		if n := r.end - pos; r.ends || n >= limit {
-			return min(n, limit)
-		}
-	}
-	all := min(len(e.data)-pos, maxMatchLen)
-	n := commonLen(e.data, from, pos, 0, all)
-	r.dist, r.start, r.end, r.ends = dist, pos, pos+n, n < all || pos+n == len(e.data)
-	return min(n, limit)
+	return commonLen(e.data, from, pos, 0, limit)
 }
-
-// run is a stretch of the input that agrees with the bytes dist+1 before
-// it: every position from start to end-1 does; end does not, if ends is
-// set, or has not been compared.
-type run struct {
-	dist       uint32
-	ends       bool
-	start, end int
-}
-
-// runCacheBits sets how many runs the encoder remembers.
-const runCacheBits = 6
