@@ -51,7 +51,8 @@ type settled struct {
 	reps  [maxArrivals][numReps]uint32
 }
 
-// The size of repCache's index: at least twice the entries it may hold.
+// The size of repCache's table: at least twice the distances it may hold,
+// numReps for each arrival.
 const (
 	repIndexBits = 6
 	repIndexSize = 1 << repIndexBits
@@ -88,22 +89,24 @@ type parser struct {
 // repCache remembers, while one node's edges are priced, what each
 // distinct rep distance gave: the paths of its arrivals share a few
 // distances, and a rep edge offered again at no lower price than before
-// with the same key changes nothing, so it is skipped.
+// with the same key changes nothing, so it is skipped. It is a hash table
+// of distances whose slots hold the generation they were written in, so
+// that a new node needs no clearing.
 type repCache struct {
-	n int
-	// index finds a distance's entry: a hash table whose slots hold the
-	// generation they were written in and the entry plus one, so that a
-	// new node needs no clearing.
 	gen   uint32
-	index [repIndexSize]struct{ gen, k uint32 }
-	dist  [maxArrivals * numReps]uint32
-	len   [maxArrivals * numReps]int32 // the rep's length at the node
-	len2  [maxArrivals * numReps]int32 // after the rep and a literal; -1 until needed
+	slots [repIndexSize]repSlot
+}
+
+// repSlot is what a rep distance gave at the node being priced.
+type repSlot struct {
+	gen, dist uint32
+	len       int32 // the rep's length at the node
+	len2      int32 // after the rep and a literal; -1 until needed
 	// base is the lowest price the rep's lengths were offered from,
 	// chain the lowest of its rep-literal-rep0 chains for each state
 	// after the rep (after a literal, after a match).
-	base  [maxArrivals * numReps]uint32
-	chain [maxArrivals * numReps][2]uint32
+	base  uint32
+	chain [2]uint32
 }
 
 // optimal is one encoder's optimal parse, run a step at a time.
@@ -394,9 +397,8 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match) {
 		return pr
 	}
 	rc := &ps.reps
-	rc.n = 0
 	if rc.gen++; rc.gen == 0 {
-		rc.index = [repIndexSize]struct{ gen, k uint32 }{}
+		rc.slots = [repIndexSize]repSlot{}
 		rc.gen = 1
 	}
 	repLens := &ps.repLens.prices[posState]
@@ -439,27 +441,23 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match) {
 		for i := range numReps {
 			d := reps[i]
 			h := d * hashMul >> (32 - repIndexBits)
-			for rc.index[h].gen == rc.gen && rc.dist[rc.index[h].k] != d {
+			for rc.slots[h].gen == rc.gen && rc.slots[h].dist != d {
 				h = (h + 1) & (repIndexSize - 1)
 			}
-			k := int(rc.index[h].k)
-			if rc.index[h].gen != rc.gen {
-				k = rc.n
-				rc.n++
-				rc.index[h].gen, rc.index[h].k = rc.gen, uint32(k)
-				rc.dist[k], rc.len[k], rc.len2[k] = d, int32(e.matchLen(p, d, avail)), -1
-				rc.base[k], rc.chain[k] = notFull, [2]uint32{notFull, notFull}
+			sl := &rc.slots[h]
+			if sl.gen != rc.gen {
+				*sl = repSlot{gen: rc.gen, dist: d, len: int32(e.matchLen(p, d, avail)), len2: -1, base: notFull, chain: [2]uint32{notFull, notFull}}
 			}
-			n := int(rc.len[k])
+			n := int(sl.len)
 			if n < 2 {
 				continue
 			}
 			base := repMatchPrice + e.pureRepPrice(i, st, posState)
-			if base < rc.base[k] {
+			if base < sl.base {
 				// A path offered before from no higher a base
 				// has the same key, and offering it again at no
 				// lower a price changes nothing.
-				rc.base[k] = base
+				sl.base = base
 				ps.reach(cur + n)
 				key := arrivalKey(d, false)
 				ed := edge{from: int32(cur), fromArr: uint8(ai), kind: edgeSingle, back: uint32(i)}
@@ -476,13 +474,13 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match) {
 			}
 			// The rep, a literal, then rep0 at the same distance.
 			if n+1 < availFull {
-				if rc.len2[k] < 0 {
-					rc.len2[k] = int32(e.matchLen(p+n+1, d, min(availFull-n-1, niceLen)))
+				if sl.len2 < 0 {
+					sl.len2 = int32(e.matchLen(p+n+1, d, min(availFull-n-1, niceLen)))
 				}
-				if n2 := int(rc.len2[k]); n2 >= 2 {
+				if n2 := int(sl.len2); n2 >= 2 {
 					st1 := stateAfterRep(st)
 					price := base + repLens[n-minMatchLen]
-					if c := &rc.chain[k][(st1-8)>>1&1]; price < *c {
+					if c := &sl.chain[(st1-8)>>1&1]; price < *c {
 						*c = price
 						e.chain(ps, cur, ai, p, st1, price, uint32(i), d, n, n2)
 					}
