@@ -171,8 +171,10 @@ type candidate struct {
 // every parameter set, and encodes only the best, for code every parameter
 // set with the best one's filter, and those whose estimate is within
 // closeCall of the best; the smallest result wins, ties going to the
-// earlier candidate. Estimates and encodes run concurrently, at most
-// o.workers at a time, and the result does not depend on their timing.
+// earlier candidate. The chosen candidates of one stream and filter are
+// encoded by one lzma.EncodeEach, which finds their matches once.
+// Estimates and encodes run concurrently, at most o.workers at a time, and
+// the result does not depend on their timing.
 func search(streams []piece, o options) ([]encoding, error) {
 	input := func(s piece, kind branchKind) []byte {
 		if s.filtered == 0 {
