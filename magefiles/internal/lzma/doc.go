@@ -73,6 +73,16 @@
 // probabilities, and parses again from where it stopped. A rep or match of
 // the maximum length 273 is taken as soon as it is found.
 //
+// The finder's results do not depend on the parse: a position is inserted
+// into its tree in the same way whether its matches are read or not. So
+// the finder runs ahead of the parse, a block of 16,384 positions at a
+// time, and EncodeEach, which codes one input under several Props, lets
+// all its encoders read one finder's blocks: each parses as far as the
+// current block allows before the finder moves on to the next. Pricing
+// skips the edges that could not change the graph: a rep at a distance
+// already offered from the same position at no higher a price leaves the
+// same key at every length, and would be kept at none.
+//
 // Encode is deterministic: its prices come from integer arithmetic only,
 // so the same input and Props give the same stream on every platform.
 package lzma

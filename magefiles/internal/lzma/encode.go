@@ -10,15 +10,33 @@ import "fmt"
 // Encode fails only for Props that Validate rejects and for inputs of
 // MaxEncodeSize bytes or more.
 func Encode(data []byte, p Props) ([]byte, error) {
-	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("encoding: %w", err)
+	out, err := EncodeEach(data, []Props{p})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// EncodeEach returns what Encode returns for data and each of ps, in the
+// time of a little more than one Encode per Props: the matches in data do
+// not depend on LC, LP and PB, so it looks for them once for all. The ps
+// must all have the same DictSize.
+func EncodeEach(data []byte, ps []Props) ([][]byte, error) {
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("encoding: no props")
+	}
+	for _, p := range ps {
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("encoding: %w", err)
+		}
+		if p.DictSize != ps[0].DictSize {
+			return nil, fmt.Errorf("encoding: %w: dictionary sizes %d and %d differ", ErrProps, ps[0].DictSize, p.DictSize)
+		}
 	}
 	if int64(len(data)) >= MaxEncodeSize {
 		return nil, fmt.Errorf("encoding: input of %d bytes is too large", len(data))
 	}
-	e := newEncoder(data, p)
-	e.runOptimal()
-	return e.rc.finish(), nil
+	return encodeAll(data, ps), nil
 }
 
 // MaxEncodeSize bounds the input of Encode: its match finder numbers
@@ -36,7 +54,7 @@ type encoder struct {
 	state  uint32
 	reps   [4]uint32
 	pbMask int
-	mf     *binTree
+	mt     *matchTable
 }
 
 func newEncoder(data []byte, p Props) *encoder {

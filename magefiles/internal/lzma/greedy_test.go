@@ -7,9 +7,9 @@ import "testing"
 // preferring a rep unless a new match is at least two bytes longer.
 func encodeGreedy(data []byte, p Props) []byte {
 	e := newEncoder(data, p)
-	e.mf = newBinTree(e.data, e.p.DictSize, maxMatchLen, 32, 0)
+	mf := newBinTree(e.data, e.p.DictSize, maxMatchLen, 32, 0)
 	for e.pos < len(e.data) {
-		ms, _ := e.mf.find()
+		ms, _ := mf.find()
 		limit := min(len(e.data)-e.pos, maxMatchLen)
 		best := packet{len: 1, back: backLiteral}
 		for i, r := range e.reps {
@@ -25,7 +25,7 @@ func encodeGreedy(data []byte, p Props) []byte {
 		}
 		e.emit(best)
 		for range best.len - 1 {
-			e.mf.skip()
+			mf.skip()
 		}
 	}
 	return e.rc.finish()

@@ -24,30 +24,51 @@ const (
 	edgePacketLit0 // back (len1 bytes), literal, rep0
 )
 
-// arrival is one path into a node of the parse graph: its price and last
-// edge, and once the node is settled the state and reps the path leaves.
-type arrival struct {
-	price   uint32
-	key     uint64 // see arrivalKey
-	from    int32  // the node the edge starts at
-	fromArr uint8  // which arrival of that node
-	kind    uint8
-	len1    int32  // edgePacketLit0: the length of the first packet
-	back    uint32 // the first packet's back
-	state   uint32
-	reps    [numReps]uint32
+// optNode holds the paths into a node of the parse graph, cheapest first:
+// each one's price, key (see arrivalKey) and last edge. The arrays are
+// apart so that offering a path reads as little memory as it can.
+type optNode struct {
+	n     int
+	price [maxArrivals]uint32
+	key   [maxArrivals]uint64
+	edge  [maxArrivals]edge
 }
 
-// optNode holds a node's arrivals, cheapest first.
-type optNode struct {
-	n   int
-	arr [maxArrivals]arrival
+// edge is the last edge of a path: its kind, the node it starts at and
+// which path into that node it extends, and its first packet.
+type edge struct {
+	from    int32
+	back    uint32 // the first packet's back
+	len1    int16  // edgePacketLit0: the length of the first packet
+	fromArr uint8
+	kind    uint8
 }
+
+// settled holds the state and reps each path into a node leaves, worked
+// out once every edge into the node has been offered.
+type settled struct {
+	state [maxArrivals]uint32
+	reps  [maxArrivals][numReps]uint32
+}
+
+// The size of repCache's table: at least twice the distances it may hold,
+// numReps for each arrival.
+const (
+	repIndexBits = 6
+	repIndexSize = 1 << repIndexBits
+)
+
+// notFull is the worst price of a node with room for another path.
+const notFull = ^uint32(0)
 
 // parser holds the optimal parser's graph, its cache of matches and its
 // price tables.
 type parser struct {
 	opt [optNodes]optNode
+	// worst is, for each node, the price a path must beat to be kept:
+	// its costliest path's when it is full, notFull otherwise.
+	worst [optNodes]uint32
+	done  [optNodes]settled
 	// The matches of recent positions, by position modulo the cache
 	// size: a parse revisits the positions the previous one looked at
 	// but did not code.
@@ -59,49 +80,100 @@ type parser struct {
 	dists       distPrices
 	numSlots    int
 	out         []packet
+	reps        repCache
+	// lenEnd is the farthest node an edge of the current parse reached;
+	// the nodes past it hold paths of earlier parses.
+	lenEnd int
 }
 
-// runOptimal codes all of e.data: it parses ahead, codes the first
-// parseCommit bytes of the cheapest path, and repeats.
-func (e *encoder) runOptimal() {
-	e.mf = newBinTree(e.data, e.p.DictSize, niceLen, matchDepth, maxOthers)
-	ps := &parser{
-		cachePos:    make([]int, 2*parseAhead),
-		cache:       make([][]match, 2*parseAhead),
-		cacheOthers: make([][]match, 2*parseAhead),
-		numSlots:    numSlotsFor(e.p.DictSize),
+// repCache remembers, while one node's edges are priced, what each
+// distinct rep distance gave: the paths of its arrivals share a few
+// distances, and a rep edge offered again at no lower price than before
+// with the same key changes nothing, so it is skipped. It is a hash table
+// of distances whose slots hold the generation they were written in, so
+// that a new node needs no clearing.
+type repCache struct {
+	gen   uint32
+	slots [repIndexSize]repSlot
+}
+
+// repSlot is what a rep distance gave at the node being priced.
+type repSlot struct {
+	gen, dist uint32
+	len       int32 // the rep's length at the node
+	len2      int32 // after the rep and a literal; -1 until needed
+	// base is the lowest price the rep's lengths were offered from,
+	// chain the lowest of its rep-literal-rep0 chains for each state
+	// after the rep (after a literal, after a match).
+	base  uint32
+	chain [2]uint32
+}
+
+// optimal is one encoder's optimal parse, run a step at a time.
+type optimal struct {
+	e  *encoder
+	ps *parser
+}
+
+func newOptimal(e *encoder) *optimal {
+	return &optimal{e: e, ps: &parser{numSlots: numSlotsFor(e.p.DictSize)}}
+}
+
+// done reports whether all of the input is coded.
+func (o *optimal) done() bool { return o.e.pos >= len(o.e.data) }
+
+// step parses ahead from the current position, looking at the matches of
+// the next parseAhead positions at most, and codes the first parseCommit
+// bytes of the cheapest path.
+func (o *optimal) step() {
+	e, ps := o.e, o.ps
+	ps.dists.update(e.m, ps.numSlots)
+	ps.lens.update(&e.m.matchLen, 1<<e.p.PB)
+	ps.repLens.update(&e.m.repLen, 1<<e.p.PB)
+	start := e.pos
+	for _, pk := range e.optimum(ps) {
+		if e.pos >= start+parseCommit {
+			break
+		}
+		e.emit(pk)
 	}
-	for i := range ps.cachePos {
-		ps.cachePos[i] = -1
+}
+
+// encodeAll codes data under each of ps with the optimal parse. The
+// encoders share one match table and take turns: each codes as far as the
+// table's current block lets it parse ahead, and then the table moves on
+// to the next block. ps share one DictSize.
+func encodeAll(data []byte, ps []Props) [][]byte {
+	t := newMatchTable(data, ps[0].DictSize)
+	encs := make([]*optimal, len(ps))
+	for i, p := range ps {
+		e := newEncoder(data, p)
+		e.mt = t
+		encs[i] = newOptimal(e)
 	}
-	for e.pos < len(e.data) {
-		ps.dists.update(e.m, ps.numSlots)
-		ps.lens.update(&e.m.matchLen, 1<<e.p.PB)
-		ps.repLens.update(&e.m.repLen, 1<<e.p.PB)
-		start := e.pos
-		for _, pk := range e.optimum(ps) {
-			if e.pos >= start+parseCommit {
-				break
+	for {
+		last := t.cur.hi == len(data)
+		for _, o := range encs {
+			for !o.done() && (last || o.e.pos+parseAhead <= t.cur.hi) {
+				o.step()
 			}
-			e.emit(pk)
 		}
-		for e.mf.pos < e.pos {
-			e.mf.skip()
+		if last {
+			break
 		}
+		t.advance()
 	}
+	out := make([][]byte, len(encs))
+	for i, o := range encs {
+		out[i] = o.e.rc.finish()
+	}
+	return out
 }
 
 // matchesAt returns the matches at pos and the others the finder saw
-// there. Positions are read from the finder once, in order.
+// there.
 func (e *encoder) matchesAt(ps *parser, pos int) (ms, others []match) {
-	slot := pos % len(ps.cachePos)
-	if ps.cachePos[slot] != pos {
-		ms, others := e.mf.find()
-		ps.cache[slot] = append(ps.cache[slot][:0], ms...)
-		ps.cacheOthers[slot] = append(ps.cacheOthers[slot][:0], others...)
-		ps.cachePos[slot] = pos
-	}
-	return ps.cache[slot], ps.cacheOthers[slot]
+	return e.mt.at(pos)
 }
 
 // shortRepPrice is the price of a short rep after the isMatch and isRep
@@ -160,54 +232,69 @@ func arrivalKey(rep0 uint32, literal bool) uint64 {
 	return k
 }
 
-// add offers node j a path: an edge of the given kind from arrival fromArr
-// of node from, reaching j at price and leaving key. It reports whether j
-// kept it.
-func (ps *parser) add(j int, price uint32, from, fromArr int, kind uint8, len1 int, back uint32, key uint64) bool {
-	node := &ps.opt[j]
-	if node.n == maxArrivals && price >= node.arr[maxArrivals-1].price {
+// add offers node j a path reaching it at price, leaving key, whose last
+// edge is ed. It reports whether j kept it.
+func (ps *parser) add(j int, price uint32, ed edge, key uint64) bool {
+	if price >= ps.worst[j] {
 		return false
 	}
+	node := &ps.opt[j]
+	n := node.n
 	i := 0
-	for ; i < node.n; i++ {
-		if node.arr[i].key == key {
-			if price >= node.arr[i].price {
+	for ; i < n; i++ {
+		if node.key[i] == key {
+			if price >= node.price[i] {
 				return false
 			}
 			break
 		}
 	}
-	if i == node.n {
-		if node.n < maxArrivals {
-			node.n++
+	if i == n {
+		if n < maxArrivals {
+			n++
+			node.n = n
 		}
-		i = node.n - 1
+		i = n - 1
 	}
-	for ; i > 0 && node.arr[i-1].price > price; i-- {
-		node.arr[i] = node.arr[i-1]
+	for ; i > 0 && node.price[i-1] > price; i-- {
+		node.price[i], node.key[i], node.edge[i] = node.price[i-1], node.key[i-1], node.edge[i-1]
 	}
-	node.arr[i] = arrival{price: price, key: key, from: int32(from), fromArr: uint8(fromArr), kind: kind, len1: int32(len1), back: back}
+	node.price[i], node.key[i], node.edge[i] = price, key, ed
+	if n == maxArrivals {
+		ps.worst[j] = node.price[maxArrivals-1]
+	}
 	return true
+}
+
+// reach empties the nodes past lenEnd up to end, which an edge is about
+// to reach.
+func (ps *parser) reach(end int) {
+	for ps.lenEnd < end {
+		ps.lenEnd++
+		ps.opt[ps.lenEnd].n = 0
+		ps.worst[ps.lenEnd] = notFull
+	}
 }
 
 // settle works out the state and reps each arrival of node j leaves. Every
 // edge into j starts at an earlier node, settled already.
 func (ps *parser) settle(j int) {
 	node := &ps.opt[j]
+	done := &ps.done[j]
 	for i := range node.n {
-		a := &node.arr[i]
-		src := &ps.opt[a.from].arr[a.fromArr]
-		st, reps := src.state, src.reps
-		switch a.kind {
+		ed := &node.edge[i]
+		src := &ps.done[ed.from]
+		st, reps := src.state[ed.fromArr], src.reps[ed.fromArr]
+		switch ed.kind {
 		case edgeSingle:
-			st, reps = apply(st, reps, a.back, j-int(a.from))
+			st, reps = apply(st, reps, ed.back, j-int(ed.from))
 		case edgeLitRep0:
 			st, reps = apply(stateAfterLiteral(st), reps, 0, 2)
 		case edgePacketLit0:
-			st, reps = apply(st, reps, a.back, int(a.len1))
+			st, reps = apply(st, reps, ed.back, int(ed.len1))
 			st, reps = apply(stateAfterLiteral(st), reps, 0, 2)
 		}
-		a.state, a.reps = st, reps
+		done.state[i], done.reps[i] = st, reps
 	}
 }
 
@@ -240,10 +327,10 @@ func (e *encoder) optimum(ps *parser) []packet {
 		}
 	}
 
-	opt := &ps.opt
-	opt[0] = optNode{n: 1}
-	opt[0].arr[0] = arrival{state: e.state, reps: e.reps}
-	lenEnd := 0
+	ps.opt[0].n = 1
+	ps.opt[0].price[0] = 0
+	ps.done[0].state[0], ps.done[0].reps[0] = e.state, e.reps
+	ps.lenEnd = 0
 	for cur := 0; ; {
 		p := pos + cur
 		if cur > 0 {
@@ -254,37 +341,29 @@ func (e *encoder) optimum(ps *parser) []packet {
 			}
 			ps.settle(cur)
 		}
-		e.relax(ps, cur, p, ms, others, &lenEnd)
+		e.relax(ps, cur, p, ms, others)
 		cur++
-		if cur >= parseAhead || cur == lenEnd && p+1 == len(data) {
+		if cur >= parseAhead || cur == ps.lenEnd && p+1 == len(data) {
 			return e.trace(ps, cur)
 		}
 	}
 }
 
 // relax prices the edges leaving node cur, at position p, whose matches
-// are ms and others, and offers them to the nodes they reach. lenEnd is
-// the farthest node reached so far; nodes past it are emptied as edges
-// reach them.
-func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int) {
+// are ms and others, and offers them to the nodes they reach.
+func (e *encoder) relax(ps *parser, cur, p int, ms, others []match) {
 	data := e.data
-	opt := &ps.opt
-	reach := func(end int) {
-		for *lenEnd < end {
-			*lenEnd++
-			opt[*lenEnd].n = 0
-		}
-	}
 	availFull := len(data) - p
 	avail := min(availFull, niceLen)
 	newLen := 0
 	if len(ms) > 0 {
 		newLen = min(int(ms[len(ms)-1].len), avail)
 	}
-	reach(cur + 1)
+	ps.reach(cur + 1)
 	posState := p & e.pbMask
 	curByte := data[p]
-	node := &opt[cur]
+	node := &ps.opt[cur]
+	done := &ps.done[cur]
 	bestNormal, bestArr, bestStart, bestState := uint32(infinity), -1, 0, uint32(0)
 	// Arrivals often share the byte a matched literal compares with: the
 	// literal's prices are worked out once per position and byte.
@@ -317,21 +396,26 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 		}
 		return pr
 	}
+	rc := &ps.reps
+	if rc.gen++; rc.gen == 0 {
+		rc.slots = [repIndexSize]repSlot{}
+		rc.gen = 1
+	}
+	repLens := &ps.repLens.prices[posState]
 	for ai := range node.n {
-		a := &node.arr[ai]
-		st, reps := a.state, a.reps
-		curPrice := a.price
+		st, reps := done.state[ai], done.reps[ai]
+		curPrice := node.price[ai]
 		rep0OK := int(reps[0]) < p
 		var matchByte byte
 		if rep0OK {
 			matchByte = data[p-int(reps[0])-1]
 		}
 		litPrice := curPrice + price0(e.m.isMatch[st][posState]) + literal(st, reps[0])
-		nextIsLiteral := ps.add(cur+1, litPrice, cur, ai, edgeSingle, 0, backLiteral, arrivalKey(reps[0], true))
+		nextIsLiteral := ps.add(cur+1, litPrice, edge{from: int32(cur), fromArr: uint8(ai), kind: edgeSingle, back: backLiteral}, arrivalKey(reps[0], true))
 		matchPrice := curPrice + price1(e.m.isMatch[st][posState])
 		repMatchPrice := matchPrice + price1(e.m.isRep[st])
 		if rep0OK && matchByte == curByte {
-			if ps.add(cur+1, repMatchPrice+e.shortRepPrice(st, posState), cur, ai, edgeSingle, 0, 0, arrivalKey(reps[0], false)) {
+			if ps.add(cur+1, repMatchPrice+e.shortRepPrice(st, posState), edge{from: int32(cur), fromArr: uint8(ai), kind: edgeSingle, back: 0}, arrivalKey(reps[0], false)) {
 				nextIsLiteral = true
 			}
 		}
@@ -348,22 +432,40 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 				ps2 := (p + 1) & e.pbMask
 				price := litPrice + price1(e.m.isMatch[st2][ps2]) + price1(e.m.isRep[st2]) +
 					e.pureRepPrice(0, st2, ps2) + ps.repLens.prices[ps2][n2-minMatchLen]
-				reach(cur + 1 + n2)
-				ps.add(cur+1+n2, price, cur, ai, edgeLitRep0, 0, 0, arrivalKey(reps[0], false))
+				ps.reach(cur + 1 + n2)
+				ps.add(cur+1+n2, price, edge{from: int32(cur), fromArr: uint8(ai), kind: edgeLitRep0}, arrivalKey(reps[0], false))
 			}
 		}
 
 		startLen := 2
 		for i := range numReps {
-			n := e.matchLen(p, reps[i], avail)
+			d := reps[i]
+			h := d * hashMul >> (32 - repIndexBits)
+			for rc.slots[h].gen == rc.gen && rc.slots[h].dist != d {
+				h = (h + 1) & (repIndexSize - 1)
+			}
+			sl := &rc.slots[h]
+			if sl.gen != rc.gen {
+				*sl = repSlot{gen: rc.gen, dist: d, len: int32(e.matchLen(p, d, avail)), len2: -1, base: notFull, chain: [2]uint32{notFull, notFull}}
+			}
+			n := int(sl.len)
 			if n < 2 {
 				continue
 			}
-			reach(cur + n)
 			base := repMatchPrice + e.pureRepPrice(i, st, posState)
-			key := arrivalKey(reps[i], false)
-			for l := 2; l <= n; l++ {
-				ps.add(cur+l, base+ps.repLens.prices[posState][l-minMatchLen], cur, ai, edgeSingle, 0, uint32(i), key)
+			if base < sl.base {
+				// A path offered before from no higher a base
+				// has the same key, and offering it again at no
+				// lower a price changes nothing.
+				sl.base = base
+				ps.reach(cur + n)
+				key := arrivalKey(d, false)
+				ed := edge{from: int32(cur), fromArr: uint8(ai), kind: edgeSingle, back: uint32(i)}
+				for l := 2; l <= n; l++ {
+					if price := base + repLens[l-minMatchLen]; price < ps.worst[cur+l] {
+						ps.add(cur+l, price, ed, key)
+					}
+				}
 			}
 			if i == 0 {
 				// A new match no longer than rep0 is hardly ever
@@ -372,9 +474,16 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 			}
 			// The rep, a literal, then rep0 at the same distance.
 			if n+1 < availFull {
-				n2 := e.matchLen(p+n+1, reps[i], min(availFull-n-1, niceLen))
-				if n2 >= 2 {
-					e.chain(ps, cur, ai, p, stateAfterRep(st), base+ps.repLens.prices[posState][n-minMatchLen], uint32(i), reps[i], n, n2, reach)
+				if sl.len2 < 0 {
+					sl.len2 = int32(e.matchLen(p+n+1, d, min(availFull-n-1, niceLen)))
+				}
+				if n2 := int(sl.len2); n2 >= 2 {
+					st1 := stateAfterRep(st)
+					price := base + repLens[n-minMatchLen]
+					if c := &sl.chain[(st1-8)>>1&1]; price < *c {
+						*c = price
+						e.chain(ps, cur, ai, p, st1, price, uint32(i), d, n, n2)
+					}
 				}
 			}
 		}
@@ -388,17 +497,28 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 	if bestArr < 0 || newLen < bestStart {
 		return
 	}
-	reach(cur + newLen)
+	ps.reach(cur + newLen)
+	lens := &ps.lens.prices[posState]
 	// The nearest match of each length, and the chain after the longest
 	// one at each distance.
 	l := bestStart
 	for _, m := range ms {
 		top := min(int(m.len), newLen)
+		ed := edge{from: int32(cur), fromArr: uint8(bestArr), kind: edgeSingle, back: numReps + m.dist}
+		key := arrivalKey(m.dist, false)
+		// The distance's price depends on the length only up to
+		// the last length state.
+		far := bestNormal + ps.distPrice(m.dist, minMatchLen+numLenStates-1)
 		for ; l <= top; l++ {
-			price := bestNormal + ps.lens.prices[posState][l-minMatchLen] + ps.distPrice(m.dist, l)
-			ps.add(cur+l, price, cur, bestArr, edgeSingle, 0, numReps+m.dist, arrivalKey(m.dist, false))
+			price := far + lens[l-minMatchLen]
+			if l < minMatchLen+numLenStates-1 {
+				price = bestNormal + lens[l-minMatchLen] + ps.distPrice(m.dist, l)
+			}
+			if price < ps.worst[cur+l] {
+				ps.add(cur+l, price, ed, key)
+			}
 			if l == int(m.len) {
-				e.matchChain(ps, cur, bestArr, p, bestState, price, m, reach)
+				e.matchChain(ps, cur, bestArr, p, bestState, price, m)
 			}
 		}
 	}
@@ -409,16 +529,18 @@ func (e *encoder) relax(ps *parser, cur, p int, ms, others []match, lenEnd *int)
 		if l > newLen || l < bestStart {
 			continue
 		}
-		price := bestNormal + ps.lens.prices[posState][l-minMatchLen] + ps.distPrice(m.dist, l)
-		ps.add(cur+l, price, cur, bestArr, edgeSingle, 0, numReps+m.dist, arrivalKey(m.dist, false))
-		e.matchChain(ps, cur, bestArr, p, bestState, price, m, reach)
+		price := bestNormal + lens[l-minMatchLen] + ps.distPrice(m.dist, l)
+		if price < ps.worst[cur+l] {
+			ps.add(cur+l, price, edge{from: int32(cur), fromArr: uint8(bestArr), kind: edgeSingle, back: numReps + m.dist}, arrivalKey(m.dist, false))
+		}
+		e.matchChain(ps, cur, bestArr, p, bestState, price, m)
 	}
 }
 
 // matchChain offers the edge of match m from arrival ai of node cur (at
 // position p, in state st) reaching price, followed by a literal and a
 // rep0 at the match's distance.
-func (e *encoder) matchChain(ps *parser, cur, ai, p int, st uint32, price uint32, m match, reach func(int)) {
+func (e *encoder) matchChain(ps *parser, cur, ai, p int, st uint32, price uint32, m match) {
 	l := int(m.len)
 	availFull := len(e.data) - p
 	if l+1 >= availFull {
@@ -426,14 +548,14 @@ func (e *encoder) matchChain(ps *parser, cur, ai, p int, st uint32, price uint32
 	}
 	n2 := e.matchLen(p+l+1, m.dist, min(availFull-l-1, niceLen))
 	if n2 >= 2 {
-		e.chain(ps, cur, ai, p, stateAfterMatch(st), price, numReps+m.dist, m.dist, l, n2, reach)
+		e.chain(ps, cur, ai, p, stateAfterMatch(st), price, numReps+m.dist, m.dist, l, n2)
 	}
 }
 
 // chain offers the edge from arrival ai of node cur (at position p) made
 // of a packet back of length n reaching price packetPrice and leaving state
 // st1, a literal, and a rep0 of length n2 at distance dist+1.
-func (e *encoder) chain(ps *parser, cur, ai, p int, st1 uint32, packetPrice uint32, back, dist uint32, n, n2 int, reach func(int)) {
+func (e *encoder) chain(ps *parser, cur, ai, p int, st1 uint32, packetPrice uint32, back, dist uint32, n, n2 int) {
 	q := p + n
 	psq := q & e.pbMask
 	price := packetPrice + price0(e.m.isMatch[st1][psq])
@@ -444,8 +566,8 @@ func (e *encoder) chain(ps *parser, cur, ai, p int, st1 uint32, packetPrice uint
 	price += price1(e.m.isMatch[st2][psq1]) + price1(e.m.isRep[st2]) +
 		e.pureRepPrice(0, st2, psq1) + ps.repLens.prices[psq1][n2-minMatchLen]
 	end := cur + n + 1 + n2
-	reach(end)
-	ps.add(end, price, cur, ai, edgePacketLit0, n, back, arrivalKey(dist, false))
+	ps.reach(end)
+	ps.add(end, price, edge{from: int32(cur), fromArr: uint8(ai), kind: edgePacketLit0, len1: int16(n), back: back}, arrivalKey(dist, false))
 }
 
 // trace walks back from the cheapest arrival at node end and returns the
@@ -453,17 +575,17 @@ func (e *encoder) chain(ps *parser, cur, ai, p int, st1 uint32, packetPrice uint
 func (e *encoder) trace(ps *parser, end int) []packet {
 	out := ps.out[:0]
 	for j, ai := end, 0; j > 0; {
-		a := &ps.opt[j].arr[ai]
-		from := int(a.from)
-		switch a.kind {
+		ed := &ps.opt[j].edge[ai]
+		from := int(ed.from)
+		switch ed.kind {
 		case edgeSingle:
-			out = append(out, packet{len: j - from, back: a.back})
+			out = append(out, packet{len: j - from, back: ed.back})
 		case edgeLitRep0:
 			out = append(out, packet{len: j - from - 1, back: 0}, packet{len: 1, back: backLiteral})
 		case edgePacketLit0:
-			out = append(out, packet{len: j - from - int(a.len1) - 1, back: 0}, packet{len: 1, back: backLiteral}, packet{len: int(a.len1), back: a.back})
+			out = append(out, packet{len: j - from - int(ed.len1) - 1, back: 0}, packet{len: 1, back: backLiteral}, packet{len: int(ed.len1), back: ed.back})
 		}
-		j, ai = from, int(a.fromArr)
+		j, ai = from, int(ed.fromArr)
 	}
 	for i, k := 0, len(out)-1; i < k; i, k = i+1, k-1 {
 		out[i], out[k] = out[k], out[i]

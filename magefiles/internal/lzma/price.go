@@ -40,14 +40,21 @@ func log2Fixed(x uint32) uint64 {
 	return r
 }
 
+// bitPrices2[bit<<probBits|p] is the cost of coding bit with probability
+// p: a table rather than a branch, since bits are hard to predict.
+var bitPrices2 = func() (t [2 * probTotal]uint32) {
+	for p := 1; p < probTotal; p++ {
+		t[p] = bitPrices[p]
+		t[probTotal+p] = bitPrices[probTotal-p]
+	}
+	return t
+}()
+
 func price0(p prob) uint32 { return bitPrices[p] }
 func price1(p prob) uint32 { return bitPrices[probTotal-p] }
 
 func priceBit(p prob, bit uint32) uint32 {
-	if bit == 0 {
-		return bitPrices[p]
-	}
-	return bitPrices[probTotal-p]
+	return bitPrices2[(bit<<probBits|uint32(p))&(2*probTotal-1)]
 }
 
 func treePrice(probs []prob, n int, v uint32) uint32 {

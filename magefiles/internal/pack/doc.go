@@ -48,10 +48,12 @@
 // filter too (the estimates tell filters apart better than lc 4 from lc 3),
 // and any whose estimate is within 0.01% of the best, keeping the smallest
 // result; ties go to the earlier candidate, so the output does not depend
-// on timing. Estimates and encodes run concurrently, at most GOMAXPROCS at
-// a time, largest stream first. Before it returns, Pack decodes every
-// stream with lzma.Decode, undoes the filter and compares the result with
-// the original bytes.
+// on timing. The candidates encoded in full that share a stream and a
+// filter go through one lzma.EncodeEach, which searches the filtered bytes
+// for matches once for all of them. Estimates and encodes run
+// concurrently, at most GOMAXPROCS at a time, largest stream first. Before
+// it returns, Pack decodes every stream with lzma.Decode, undoes the filter
+// and compares the result with the original bytes.
 //
 // Converting jumps helps C code and hurts Go code, whose long jumps mostly
 // stay inside one function; so does converting conditional jumps. On the

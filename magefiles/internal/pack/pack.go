@@ -171,8 +171,10 @@ type candidate struct {
 // every parameter set, and encodes only the best, for code every parameter
 // set with the best one's filter, and those whose estimate is within
 // closeCall of the best; the smallest result wins, ties going to the
-// earlier candidate. Estimates and encodes run concurrently, at most
-// o.workers at a time, and the result does not depend on their timing.
+// earlier candidate. The chosen candidates of one stream and filter are
+// encoded by one lzma.EncodeEach, which finds their matches once.
+// Estimates and encodes run concurrently, at most o.workers at a time, and
+// the result does not depend on their timing.
 func search(streams []piece, o options) ([]encoding, error) {
 	input := func(s piece, kind branchKind) []byte {
 		if s.filtered == 0 {
@@ -259,16 +261,42 @@ func search(streams []piece, o options) ([]encoding, error) {
 			}
 		}
 	}
-	// The largest streams first, so that the last encode to start is a
-	// short one.
-	slices.SortStableFunc(chosen, func(a, b *candidate) int {
+	// One encode for each stream and filter, coding the filtered bytes
+	// under every chosen parameter set with one search for matches; the
+	// largest streams first, so that the last encode to start is a short
+	// one.
+	type job struct {
+		stream int
+		kind   branchKind
+		cands  []*candidate
+	}
+	var jobs []*job
+	for _, c := range chosen {
+		i := slices.IndexFunc(jobs, func(j *job) bool { return j.stream == c.stream && j.kind == c.kind })
+		if i < 0 {
+			i = len(jobs)
+			jobs = append(jobs, &job{stream: c.stream, kind: c.kind})
+		}
+		jobs[i].cands = append(jobs[i].cands, c)
+	}
+	slices.SortStableFunc(jobs, func(a, b *job) int {
 		return len(streams[b.stream].data) - len(streams[a.stream].data)
 	})
-	encodes := make([]func(), len(chosen))
-	for i, c := range chosen {
+	encodes := make([]func(), len(jobs))
+	for i, j := range jobs {
 		encodes[i] = func() {
-			out, err := lzma.Encode(input(streams[c.stream], c.kind), c.props)
-			c.res, c.err = encoding{out: out, props: c.props, kind: c.kind}, err
+			props := make([]lzma.Props, len(j.cands))
+			for k, c := range j.cands {
+				props[k] = c.props
+			}
+			outs, err := lzma.EncodeEach(input(streams[j.stream], j.kind), props)
+			for k, c := range j.cands {
+				if err != nil {
+					c.err = err
+					continue
+				}
+				c.res = encoding{out: outs[k], props: c.props, kind: c.kind}
+			}
 		}
 	}
 	runAll(encodes, o.workers)

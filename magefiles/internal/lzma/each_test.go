@@ -1,0 +1,124 @@
+package lzma
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/encode.golden")
+
+// goldenCases are the inputs and parameters of TestEncodeGolden: the
+// packer's code and data settings on machine code, others that use LP and
+// large LC and PB, and text.
+var goldenCases = []struct {
+	input string
+	p     Props
+}{
+	{"gohello-head", Props{LC: 4, PB: 0}},
+	{"gohello-head", Props{LC: 1, PB: 2}},
+	{"gohello-head", Props{LC: 8, LP: 4, PB: 4}},
+	{"text", Props{LC: 0, LP: 2, PB: 2}},
+}
+
+// TestEncodeGolden pins Encode's output: the size and SHA-256 of each
+// stream are in testdata/encode.golden, so that a faster encoder that
+// changes a single byte of what it writes fails here. -update rewrites the
+// file after a deliberate change of the parse.
+func TestEncodeGolden(t *testing.T) {
+	inputs := map[string][]byte{"gohello-head": realELF(t), "text": repetitiveText()}
+	var b strings.Builder
+	for _, c := range goldenCases {
+		data, p := inputs[c.input], c.p
+		p.DictSize = uint32(max(len(data), MinDictSize))
+		out, err := Encode(data, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s lc%d lp%d pb%d %d %x\n", c.input, p.LC, p.LP, p.PB, len(out), sha256.Sum256(out))
+	}
+	const path = "testdata/encode.golden"
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v; run go test -run TestEncodeGolden -update", err)
+	}
+	got := bufio.NewScanner(strings.NewReader(b.String()))
+	for i, line := range strings.Split(strings.TrimSuffix(string(want), "\n"), "\n") {
+		if !got.Scan() {
+			t.Fatalf("line %d: missing, want %q", i+1, line)
+		}
+		if got.Text() != line {
+			t.Errorf("line %d: got %q, want %q", i+1, got.Text(), line)
+		}
+	}
+}
+
+// TestEncodeEach checks that encoding under several Props at once, with
+// one search for matches, gives what Encode gives for each, on inputs of
+// many match table blocks and of less than one.
+func TestEncodeEach(t *testing.T) {
+	head := realELF(t)
+	inputs := map[string][]byte{
+		"gohello-head": head,
+		"short":        head[:5000],
+		"one-block":    head[:matchBlockSize],
+		"empty":        nil,
+	}
+	for name, data := range inputs {
+		t.Run(name, func(t *testing.T) {
+			ps := []Props{{LC: 4, PB: 0}, {LC: 0, LP: 2, PB: 2}}
+			for i := range ps {
+				ps[i].DictSize = uint32(max(len(data), MinDictSize))
+			}
+			outs, err := EncodeEach(data, ps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(outs) != len(ps) {
+				t.Fatalf("got %d streams for %d props", len(outs), len(ps))
+			}
+			for i, p := range ps {
+				want, err := Encode(data, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(outs[i], want) {
+					t.Errorf("%+v: EncodeEach wrote %d bytes, Encode %d, or other bytes", p, len(outs[i]), len(want))
+				}
+				dec, err := Decode(outs[i], p, len(data))
+				if err != nil || !bytes.Equal(dec, data) {
+					t.Errorf("%+v: the stream does not decode to its input: %v", p, err)
+				}
+			}
+		})
+	}
+}
+
+func TestEncodeEachRejects(t *testing.T) {
+	ok := Props{LC: 3, PB: 2, DictSize: MinDictSize}
+	other := ok
+	other.DictSize = 2 * MinDictSize
+	for name, ps := range map[string][]Props{
+		"no props":         nil,
+		"invalid":          {ok, {LC: 9, DictSize: MinDictSize}},
+		"two dictionaries": {ok, other},
+	} {
+		if _, err := EncodeEach([]byte("data"), ps); err == nil {
+			t.Errorf("%s: EncodeEach succeeded", name)
+		} else if name != "no props" && !errors.Is(err, ErrProps) {
+			t.Errorf("%s: error %v does not wrap ErrProps", name, err)
+		}
+	}
+}
