@@ -84,6 +84,9 @@ type layoutState struct {
 	// inflight counts the publishes in flight; leftover temporary files are
 	// only removed when there is one, the publish removing them.
 	inflight int
+	// manifests remembers what the layout's manifests say, so that each
+	// publish does not read every manifest of the layout again.
+	manifests manifestMemo
 }
 
 // layoutStates holds the state of every layout written by this process,
@@ -95,7 +98,7 @@ func stateFor(dir string) (*layoutState, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, _ := layoutStates.LoadOrStore(abs, &layoutState{pending: map[v1.Hash]int{}})
+	s, _ := layoutStates.LoadOrStore(abs, &layoutState{pending: map[v1.Hash]int{}, manifests: manifestMemo{}})
 	return s.(*layoutState), nil
 }
 
@@ -267,7 +270,7 @@ func (l *layoutPublisher) publish(ctx context.Context, app string, idx v1.ImageI
 	if err != nil {
 		return nil, err
 	}
-	subjects, err := layoutSubjects(l.dir, top)
+	subjects, err := layoutSubjects(l.dir, top, st.manifests)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +301,7 @@ func (l *layoutPublisher) publish(ctx context.Context, app string, idx v1.ImageI
 	if err := writeTopIndex(ctx, l.dir, top); err != nil {
 		return nil, err
 	}
-	if err := collectGarbage(l.dir, top, st.pending, st.inflight == 1); err != nil {
+	if err := collectGarbage(l.dir, top, st.pending, st.inflight == 1, st.manifests); err != nil {
 		return nil, fmt.Errorf("the entry is written, but removing unused blobs failed: %w", err)
 	}
 	return entries, nil
@@ -569,11 +572,11 @@ func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // collectGarbage removes every blob that top does not reach and no publish
 // in flight will refer to, and, when cleanTemps is set, the temporary files
-// an interrupted run left behind.
-func collectGarbage(dir string, top *v1.IndexManifest, pending map[v1.Hash]int, cleanTemps bool) error {
+// an interrupted run left behind. memo holds what manifests say.
+func collectGarbage(dir string, top *v1.IndexManifest, pending map[v1.Hash]int, cleanTemps bool, memo manifestMemo) error {
 	live := map[v1.Hash]bool{}
 	for _, d := range top.Manifests {
-		if err := markLive(dir, d, live); err != nil {
+		if err := markLive(dir, d, live, memo); err != nil {
 			return err
 		}
 	}
@@ -634,8 +637,9 @@ func removeTemps(dir string) error {
 	return nil
 }
 
-// markLive marks d and everything it refers to as live.
-func markLive(dir string, d v1.Descriptor, live map[v1.Hash]bool) error {
+// markLive marks d and everything it refers to as live, reading manifests
+// through memo.
+func markLive(dir string, d v1.Descriptor, live map[v1.Hash]bool, memo manifestMemo) error {
 	if live[d.Digest] {
 		return nil
 	}
@@ -643,29 +647,68 @@ func markLive(dir string, d v1.Descriptor, live map[v1.Hash]bool) error {
 	if !d.MediaType.IsIndex() && !d.MediaType.IsImage() {
 		return nil
 	}
-	raw, err := os.ReadFile(blobPath(dir, d.Digest))
-	if err != nil {
+	f, err := memo.read(dir, d)
+	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("the layout is damaged (delete %s and build again): %w", dir, err)
 	}
+	if err != nil {
+		return err
+	}
+	for _, c := range f.children {
+		if err := markLive(dir, c, live, memo); err != nil {
+			return err
+		}
+	}
+	for _, b := range f.blobs {
+		live[b] = true
+	}
+	return nil
+}
+
+// manifestMemo remembers what a layout's manifests say, by digest. A blob
+// holds what its digest names, so what a manifest says never changes. A nil
+// memo reads the manifest every time.
+type manifestMemo map[v1.Hash]manifestFacts
+
+// manifestFacts is what an index or an image manifest says.
+type manifestFacts struct {
+	children []v1.Descriptor // an index's manifests
+	blobs    []v1.Hash       // an image manifest's config and layers
+	subject  *v1.Hash        // an image manifest's subject
+}
+
+// read returns what the index or image manifest d says. A missing blob is
+// an error wrapping fs.ErrNotExist.
+func (m manifestMemo) read(dir string, d v1.Descriptor) (manifestFacts, error) {
+	if f, ok := m[d.Digest]; ok {
+		return f, nil
+	}
+	raw, err := os.ReadFile(blobPath(dir, d.Digest))
+	if err != nil {
+		return manifestFacts{}, err
+	}
+	var f manifestFacts
 	if d.MediaType.IsIndex() {
 		im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 		if err != nil {
-			return fmt.Errorf("reading index %s: %w", d.Digest, err)
+			return manifestFacts{}, fmt.Errorf("reading index %s: %w", d.Digest, err)
 		}
-		for _, c := range im.Manifests {
-			if err := markLive(dir, c, live); err != nil {
-				return err
-			}
+		f.children = im.Manifests
+	} else {
+		mf, err := v1.ParseManifest(bytes.NewReader(raw))
+		if err != nil {
+			return manifestFacts{}, fmt.Errorf("reading manifest %s: %w", d.Digest, err)
 		}
-		return nil
+		f.blobs = append(f.blobs, mf.Config.Digest)
+		for _, l := range mf.Layers {
+			f.blobs = append(f.blobs, l.Digest)
+		}
+		if mf.Subject != nil {
+			f.subject = &mf.Subject.Digest
+		}
 	}
-	m, err := v1.ParseManifest(bytes.NewReader(raw))
-	if err != nil {
-		return fmt.Errorf("reading manifest %s: %w", d.Digest, err)
+	if m != nil {
+		m[d.Digest] = f
 	}
-	live[m.Config.Digest] = true
-	for _, l := range m.Layers {
-		live[l.Digest] = true
-	}
-	return nil
+	return f, nil
 }

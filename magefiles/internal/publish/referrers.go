@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -166,7 +165,7 @@ func LayoutReferrers(dir string, idx v1.ImageIndex) (v1.ImageIndex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
 	}
-	subjects, err := layoutSubjects(dir, top)
+	subjects, err := layoutSubjects(dir, top, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
 	}
@@ -190,26 +189,23 @@ func LayoutReferrers(dir string, idx v1.ImageIndex) (v1.ImageIndex, error) {
 }
 
 // layoutSubjects maps each unnamed image manifest entry of top that has a
-// subject to that subject's digest, reading the manifests from dir.
-func layoutSubjects(dir string, top *v1.IndexManifest) (map[v1.Hash]v1.Hash, error) {
+// subject to that subject's digest, reading the manifests from dir
+// through memo.
+func layoutSubjects(dir string, top *v1.IndexManifest, memo manifestMemo) (map[v1.Hash]v1.Hash, error) {
 	subjects := map[v1.Hash]v1.Hash{}
 	for _, e := range top.Manifests {
 		if _, named := e.Annotations[RefName]; named || !e.MediaType.IsImage() {
 			continue
 		}
-		raw, err := os.ReadFile(blobPath(dir, e.Digest))
+		f, err := memo.read(dir, e)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // the layout is damaged; garbage collection says so
 		}
 		if err != nil {
 			return nil, err
 		}
-		m, err := v1.ParseManifest(bytes.NewReader(raw))
-		if err != nil {
-			return nil, fmt.Errorf("reading manifest %s: %w", e.Digest, err)
-		}
-		if m.Subject != nil {
-			subjects[e.Digest] = m.Subject.Digest
+		if f.subject != nil {
+			subjects[e.Digest] = *f.subject
 		}
 	}
 	return subjects, nil
