@@ -648,7 +648,8 @@ func markLive(dir string, d v1.Descriptor, live map[v1.Hash]bool, memo manifestM
 		return nil
 	}
 	f, err := memo.read(dir, d)
-	if errors.Is(err, fs.ErrNotExist) {
+	var unread *fs.PathError
+	if errors.As(err, &unread) {
 		return fmt.Errorf("the layout is damaged (delete %s and build again): %w", dir, err)
 	}
 	if err != nil {
@@ -677,8 +678,8 @@ type manifestFacts struct {
 	subject  *v1.Hash        // an image manifest's subject
 }
 
-// read returns what the index or image manifest d says. A missing blob is
-// an error wrapping fs.ErrNotExist.
+// read returns what the index or image manifest d says. A blob it cannot
+// read is an *fs.PathError.
 func (m manifestMemo) read(dir string, d v1.Descriptor) (manifestFacts, error) {
 	if f, ok := m[d.Digest]; ok {
 		return f, nil
