@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/cache"
@@ -46,6 +47,9 @@ type Runner struct {
 	Slots chan struct{}
 
 	ran, local, remote atomic.Int64
+	// discovered holds, by action name, the files each action with a Host discovered it
+	// read, as the key that Do used names them.
+	discovered sync.Map
 }
 
 // Runs is the error of an action that a dry run finds would run, saying why.
@@ -77,6 +81,9 @@ func Do[T any](ctx context.Context, r *Runner, name string, act Action[T]) (resu
 	}
 	if ok {
 		if result, found, err := lookup(ctx, r, key, act); found || err != nil {
+			if found && act.Host != nil {
+				r.discovered.Store(name, names)
+			}
 			return result, false, err
 		}
 	}
@@ -131,6 +138,7 @@ func run[T any](ctx context.Context, r *Runner, name string, act Action[T], ins 
 		if key, err = r.Cache.RecordDiscovered(k.Sum(), found, act.Host); err != nil {
 			return result, err
 		}
+		r.discovered.Store(name, found)
 	}
 	if err := r.Cache.Remember(name, seen(ins, found, act.Host)); err != nil {
 		return result, err
@@ -153,15 +161,13 @@ func (r *Runner) declared(kind string, inputs []cache.Input) ([]cache.Input, *ca
 	return ins, k, k.Inputs(ins)
 }
 
-// Discovered returns the files that the last run of an action of kind with inputs
-// discovered it read, by name, as Action.Host names them.
-func (r *Runner) Discovered(kind string, inputs []cache.Input, host func(string) string) ([]string, error) {
-	_, k, err := r.declared(kind, inputs)
-	if err != nil {
-		return nil, err
-	}
-	_, names, _, err := r.Cache.DiscoveredKey(k.Sum(), host)
-	return names, err
+// Discovered returns the files that the action called name, done by Do with a Host,
+// discovered it read, by the names its key holds them: those of the run that made the
+// result Do returned.
+func (r *Runner) Discovered(name string) []string {
+	names, _ := r.discovered.Load(name)
+	s, _ := names.([]string)
+	return s
 }
 
 // Counts says how many actions ran and how many came from each tier of the cache.

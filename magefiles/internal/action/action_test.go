@@ -84,6 +84,9 @@ func TestDo(t *testing.T) {
 			if err != nil || got != "made of "+ct.value {
 				t.Fatalf("second Do = %q, %v; want made of %s", got, err, ct.value)
 			}
+			if got := r.Discovered("app"); !slices.Equal(got, []string{"src"}) {
+				t.Errorf("Discovered = %q after a Do that ran %v, want [src]", got, ran)
+			}
 			if ct.runs != tt.wantRuns || ran != (tt.wantRuns == 2) {
 				t.Errorf("runs = %d (second ran %v), want %d", ct.runs, ran, tt.wantRuns)
 			}

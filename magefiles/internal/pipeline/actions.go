@@ -77,7 +77,7 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 		return nil, err
 	}
 	task.Step("image")
-	imageAct, err := a.image(i, s, t, init, compiled, sh)
+	imageAct, err := a.image(i, s, t, init, a.Discovered(name+"compile"), compiled, sh)
 	if err != nil {
 		return nil, err
 	}
@@ -89,9 +89,10 @@ func (a *actions) buildOne(ctx context.Context, i int, s manifest.Spec) (_ *buil
 }
 
 // image returns the image action of spec i, with its init when it has one, around the
-// shrink action's result sh of compiled.
-func (a *actions) image(i int, s manifest.Spec, t toolchain.Target, init []byte, compiled cache.Output, sh verify.Shrunk) (action.Action[attest.Imaged], error) {
-	files, tools, err := toolchain.BuiltFromCache(&a.Runner, s, a.inputs[i])
+// shrink action's result sh of compiled, whose compile discovered it read the files
+// named found.
+func (a *actions) image(i int, s manifest.Spec, t toolchain.Target, init []byte, found []string, compiled cache.Output, sh verify.Shrunk) (action.Action[attest.Imaged], error) {
+	files, tools, err := toolchain.BuiltFromDiscovered(s, a.inputs[i], found)
 	if err != nil {
 		return action.Action[attest.Imaged]{}, err
 	}

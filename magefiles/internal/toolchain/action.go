@@ -51,13 +51,9 @@ func CompileAction(b Builder, spec manifest.Spec, in Inputs, dir string) action.
 	}
 }
 
-// BuiltFromCache is what spec's compile read and ran, as BuiltFrom reports it, with the
-// files that the last compile of the same inputs in r's cache discovered it read.
-func BuiltFromCache(r *action.Runner, spec manifest.Spec, in Inputs) ([]string, []Tool, error) {
-	names, err := r.Discovered(CompileKind, in, spec.HostPath)
-	if err != nil {
-		return nil, nil, err
-	}
+// BuiltFromDiscovered is what spec's compile read and ran, as BuiltFrom reports it,
+// with the files it discovered it read named as CompileAction's Host takes them.
+func BuiltFromDiscovered(spec manifest.Spec, in Inputs, names []string) ([]string, []Tool, error) {
 	hosts := make([]string, len(names))
 	for j, n := range names {
 		hosts[j] = spec.HostPath(n)
