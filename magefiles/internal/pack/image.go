@@ -28,12 +28,15 @@ type layout struct {
 }
 
 // piece is memory that one stream fills: data is what the kernel would have
-// put at base+off, and data[filter:filter+filtered] is machine code.
+// put at base+off, data[filter:filter+filtered] is machine code, and
+// data[pcStart:pcStart+pcLen] a Go program's pc tables, whose value deltas
+// splitPC finds to be pcSplit bytes.
 type piece struct {
-	off              uint64
-	data             []byte
-	filter, filtered int
-	group            int // pieces of one group are contiguous
+	off                     uint64
+	data                    []byte
+	filter, filtered        int
+	pcStart, pcLen, pcSplit int
+	group                   int // pieces of one group are contiguous
 }
 
 // pageRange gives the pages base+off..base+off+size one protection, or
@@ -163,6 +166,10 @@ func buildLayout(bin []byte, p *program) (*layout, error) {
 		}
 		if st.filtered == 0 {
 			st.filter = 0
+			if start, n, ok := pcTables(st.data, p.arch.word); ok {
+				_, split := splitPC(st.data[start : start+n])
+				st.pcStart, st.pcLen, st.pcSplit = start, n, split
+			}
 		}
 	}
 	for i := 0; i < len(l.streams); {

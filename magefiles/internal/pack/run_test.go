@@ -209,7 +209,8 @@ func TestGoRuntime(t *testing.T) {
 	}
 }
 
-// headerOffset returns where the stub's header is in a packed file.
+// headerOffset returns where the stub's header is in a packed file, after
+// whichever stub it has.
 func headerOffset(t *testing.T, packed []byte) (int, *arch) {
 	t.Helper()
 	f, err := elf.NewFile(bytes.NewReader(packed))
@@ -220,7 +221,12 @@ func headerOffset(t *testing.T, packed []byte) (int, *arch) {
 	if f.Class == elf.ELFCLASS32 {
 		a = i386
 	}
-	return alignUp(a.ehsize+len(f.Progs)*a.phentsize, a.word) + len(stubs[a.name]), a
+	off := alignUp(a.ehsize+len(f.Progs)*a.phentsize, a.word)
+	stub := stubs[a.name]
+	if pc := pcStubs[a.name]; bytes.HasPrefix(packed[off:], pc) {
+		stub = pc
+	}
+	return off + len(stub), a
 }
 
 // TestStubFailures checks that the stub stops with a message and status

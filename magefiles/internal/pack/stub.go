@@ -2,12 +2,19 @@ package pack
 
 import _ "embed" // the stubs are embedded
 
-// The stubs as stubbuild.Build makes them from the sources beside them.
+// The stubs as stubbuild.Build makes them from the sources beside them: for
+// each architecture the plain stub, and the one that also undoes the
+// pc-table filter, whose stream table has one word more per stream.
 var (
 	//go:embed stub/stub_amd64.bin
 	stubAMD64 []byte
 	//go:embed stub/stub_386.bin
 	stub386 []byte
+	//go:embed stub/stub_amd64_pc.bin
+	stubAMD64PC []byte
+	//go:embed stub/stub_386_pc.bin
+	stub386PC []byte
 
-	stubs = map[string][]byte{"amd64": stubAMD64, "386": stub386}
+	stubs   = map[string][]byte{"amd64": stubAMD64, "386": stub386}
+	pcStubs = map[string][]byte{"amd64": stubAMD64PC, "386": stub386PC}
 )

@@ -38,8 +38,11 @@ struct stream {
 	word data;      /* offset of the stream from the header */
 	word length;    /* compressed bytes */
 	word props;     /* lc | lp << 8 | pb << 16 | FILTER_* << 24 */
-	word filter;    /* start of the x86 branch filter, from offset */
+	word filter;    /* start of the filtered bytes, from offset */
 	word filtered;  /* bytes under the filter */
+#ifdef PC_TABLES
+	word split;     /* FILTER_PC: bytes of value deltas */
+#endif
 };
 
 /* Pages base+offset..base+offset+size get prot, or are unmapped. */
@@ -142,9 +145,11 @@ __attribute__((noinline, noreturn)) static void die(const char *why, word n)
 
 #define DIE(s) die(s "\n", sizeof s)
 
-/* The branches the filter converted besides calls, in struct stream's props. */
+/* The branches the filter converted besides calls, in struct stream's props;
+ * or FILTER_PC, a Go program's pc tables split in two. */
 #define FILTER_JUMPS 1
 #define FILTER_COND 2
+#define FILTER_PC 4
 
 /*
  * unfilter undoes the packer's x86 branch filter on p[0:n]. Where a call
@@ -185,6 +190,48 @@ static void unfilter(unsigned char *p, word n, word kind)
 	}
 }
 
+#ifdef PC_TABLES
+/*
+ * unsplit undoes the packer's pc-table filter on p[0:n], which holds the
+ * value deltas, p[0:split], then the pc deltas. Working from a copy, it
+ * moves from the start a value varint (bytes up to one below 0x80) and,
+ * unless the value is a lone zero byte after a table's first pair, which
+ * ends the table, a pc varint, until p is full. It returns nonzero when
+ * either part runs out or is not used up exactly.
+ */
+static int unsplit(unsigned char *p, word n, word split)
+{
+	unsigned char *t = map(0, n, 0), *end = p + n, *at;
+	const unsigned char *v = t, *d = t + split, *vend = d, *dend = t + n;
+	int first = 1;
+	word i;
+	if (failed(t) || split > n)
+		return 1;
+	for (i = 0; i < n; i++)
+		t[i] = p[i];
+	while (p < end) {
+		at = p;
+		do {
+			if (v == vend)
+				return 1;
+		} while ((*p++ = *v++) >= 0x80 && p < end);
+		if (p == at + 1 && *at == 0 && !first) {
+			first = 1;
+			continue;
+		}
+		first = 0;
+		while (p < end) {
+			if (d == dend)
+				return 1;
+			if ((*p++ = *d++) < 0x80)
+				break;
+		}
+	}
+	sys(SYS_munmap, (long)t, (long)n, 0, 0);
+	return v != vend || d != dend;
+}
+#endif
+
 struct job {
 	const struct header *h;
 	const struct stream *s;
@@ -204,11 +251,19 @@ static void decode(void *arg)
 	    s->filter > s->size || s->filtered > s->size - s->filter ||
 	    lz_decode((const unsigned char *)j->h + s->data, s->length, out, s->size,
 		      s->props & 0xFF, (s->props >> 8) & 0xFF, (s->props >> 16) & 0xFF,
-		      probs) != 0) {
-		j->err = 1;
+		      probs) != 0)
+		goto corrupt;
+#ifdef PC_TABLES
+	if ((s->props >> 24) & FILTER_PC) {
+		if (unsplit(out + s->filter, s->filtered, s->split))
+			goto corrupt;
 		return;
 	}
+#endif
 	unfilter(out + s->filter, s->filtered, s->props >> 24);
+	return;
+corrupt:
+	j->err = 1;
 }
 
 word stub_main(word *sp, const struct header *h)

@@ -33,6 +33,17 @@ var stubTargets = []stubTarget{
 	{arch: "386", zig: []string{"-target", "x86-linux-musl", "-mcpu=i686"}, start: "start_i386.S"},
 }
 
+// Variants are the stubs built for every architecture, named as in FileName: the plain
+// stub, and "pc", which also undoes the pc-table filter and is used only for the programs
+// whose streams need it (Go programs), so that the others do not carry its code.
+var Variants = []Variant{{}, {Name: "pc", Defines: []string{"-DPC_TABLES"}}}
+
+// Variant is one build of the stub's sources.
+type Variant struct {
+	Name    string   // in the file name; empty for the plain stub
+	Defines []string // preprocessor flags
+}
+
 // stubFlags are the zig cc flags for every stub: small code without the C
 // library, position-independent, no stack protector (there is no thread
 // pointer yet), no vector code, no unwind tables, build ID or paths, so that
@@ -62,29 +73,34 @@ func Rebuild(ctx context.Context, root string) error {
 	return Build(ctx, zig, filepath.Join(root, filepath.FromSlash(Dir)))
 }
 
-// Build compiles the stub of every architecture from the sources in dir with zig and
-// writes its bytes beside them as stub_amd64.bin and stub_386.bin, the files the pack
-// package embeds. It links each stub at two addresses and fails unless the bytes are
+// Build compiles every variant of the stub of every architecture from the sources in dir
+// with zig and writes their bytes beside them under FileName (stub_amd64.bin,
+// stub_amd64_pc.bin, ...), the files the pack package embeds. It links each stub at two addresses and fails unless the bytes are
 // the same, so a stub that is not position-independent is never written.
 func Build(ctx context.Context, zig *toolchain.ZigTool, dir string) error {
 	bins, err := Stubs(ctx, zig, dir)
 	if err != nil {
 		return err
 	}
-	for _, t := range stubTargets {
-		name := filepath.Join(dir, FileName(t.arch))
-		if err := files.WriteAtomic(name, bins[t.arch], 0o644); err != nil {
+	for name, b := range bins {
+		if err := files.WriteAtomic(filepath.Join(dir, name), b, 0o644); err != nil {
 			return fmt.Errorf("writing the stub: %w", err)
 		}
 	}
 	return nil
 }
 
-// FileName is the name of the file that holds the stub for arch, a GOARCH.
-func FileName(arch string) string { return "stub_" + arch + ".bin" }
+// FileName is the name of the file that holds the stub for arch, a GOARCH, in the
+// variant of that name (see Variants).
+func FileName(arch, variant string) string {
+	if variant != "" {
+		arch += "_" + variant
+	}
+	return "stub_" + arch + ".bin"
+}
 
-// Stubs compiles the stub of every architecture from the sources in dir with zig and
-// returns them by GOARCH, writing nothing in dir.
+// Stubs compiles every variant of the stub of every architecture from the sources in
+// dir with zig and returns them by FileName, writing nothing in dir.
 func Stubs(ctx context.Context, zig *toolchain.ZigTool, dir string) (map[string][]byte, error) {
 	tmp, err := os.MkdirTemp("", "minimal-stub-")
 	if err != nil {
@@ -101,35 +117,49 @@ func Stubs(ctx context.Context, zig *toolchain.ZigTool, dir string) (map[string]
 
 	bins := map[string][]byte{}
 	for _, t := range stubTargets {
-		var first []byte
-		for _, base := range stubBases {
-			ld := fmt.Sprintf("stub-%#x.ld", base)
-			text := strings.ReplaceAll(string(script), "STUB_BASE", fmt.Sprintf("%#x", base))
-			if err := os.WriteFile(filepath.Join(tmp, ld), []byte(text), 0o644); err != nil {
-				return nil, fmt.Errorf("building the %s stub: %w", t.arch, err)
-			}
-			out := fmt.Sprintf("stub-%s-%#x", t.arch, base)
-			args := append([]string{"cc"}, t.zig...)
-			args = append(args, stubFlags...)
-			args = append(args, "-ffile-prefix-map="+tmp+"=.", "-Wl,-T,"+ld, "-o", out, t.start, "stub.c")
-			cmd := zig.Command(ctx, args...)
-			cmd.Dir = tmp
-			if msg, err := cmd.CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("building the %s stub: zig %s: %w\n%s", t.arch, strings.Join(args, " "), err, msg)
-			}
-			b, err := stubImage(filepath.Join(tmp, out), base)
+		for _, v := range Variants {
+			b, err := stub(ctx, zig, tmp, string(script), t, v)
 			if err != nil {
-				return nil, fmt.Errorf("building the %s stub: %w", t.arch, err)
+				return nil, fmt.Errorf("building the %s stub: %w", strings.TrimSuffix(t.arch+" "+v.Name, " "), err)
 			}
-			if first == nil {
-				first = b
-			} else if !bytes.Equal(first, b) {
-				return nil, fmt.Errorf("building the %s stub: its bytes depend on its address: it is not position-independent", t.arch)
-			}
+			bins[FileName(t.arch, v.Name)] = b
 		}
-		bins[t.arch] = first
 	}
 	return bins, nil
+}
+
+// stub compiles one variant of the stub of one architecture in tmp, a copy of the
+// sources, at every one of stubBases, and returns its bytes if they are the same at
+// all of them.
+func stub(ctx context.Context, zig *toolchain.ZigTool, tmp, script string, t stubTarget, v Variant) ([]byte, error) {
+	var first []byte
+	for _, base := range stubBases {
+		ld := fmt.Sprintf("stub-%#x.ld", base)
+		text := strings.ReplaceAll(script, "STUB_BASE", fmt.Sprintf("%#x", base))
+		if err := os.WriteFile(filepath.Join(tmp, ld), []byte(text), 0o644); err != nil {
+			return nil, err
+		}
+		out := fmt.Sprintf("stub-%s-%s-%#x", t.arch, v.Name, base)
+		args := append([]string{"cc"}, t.zig...)
+		args = append(args, stubFlags...)
+		args = append(args, v.Defines...)
+		args = append(args, "-ffile-prefix-map="+tmp+"=.", "-Wl,-T,"+ld, "-o", out, t.start, "stub.c")
+		cmd := zig.Command(ctx, args...)
+		cmd.Dir = tmp
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("zig %s: %w\n%s", strings.Join(args, " "), err, msg)
+		}
+		b, err := stubImage(filepath.Join(tmp, out), base)
+		if err != nil {
+			return nil, err
+		}
+		if first == nil {
+			first = b
+		} else if !bytes.Equal(first, b) {
+			return nil, errors.New("its bytes depend on its address: it is not position-independent")
+		}
+	}
+	return first, nil
 }
 
 // stubImage returns the bytes of a linked stub from its entry point, which

@@ -31,16 +31,16 @@ func TestStubsUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stubs) != 2 {
-		t.Errorf("built stubs for %d architectures, want 2 (amd64 and 386)", len(stubs))
+	if want := 2 * len(stubbuild.Variants); len(stubs) != want {
+		t.Errorf("built %d stubs, want %d (amd64 and 386, each variant)", len(stubs), want)
 	}
-	for arch, got := range stubs {
-		want, err := os.ReadFile(filepath.Join(stubDir, stubbuild.FileName(arch)))
+	for name, got := range stubs {
+		want, err := os.ReadFile(filepath.Join(stubDir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s: a rebuild gives %d bytes that differ from the committed %d; run go tool mage stubs, or go test -run TestStubsUpToDate -update ./magefiles/internal/pack/stubbuild", stubbuild.FileName(arch), len(got), len(want))
+			t.Errorf("%s: a rebuild gives %d bytes that differ from the committed %d; run go tool mage stubs, or go test -run TestStubsUpToDate -update ./magefiles/internal/pack/stubbuild", name, len(got), len(want))
 		}
 	}
 }
@@ -53,25 +53,31 @@ func TestBuildWritesTheStubs(t *testing.T) {
 	if err := os.CopyFS(dir, os.DirFS(stubDir)); err != nil {
 		t.Fatal(err)
 	}
+	var names []string
 	for _, arch := range []string{"amd64", "386"} {
-		if err := os.Remove(filepath.Join(dir, stubbuild.FileName(arch))); err != nil {
+		for _, v := range stubbuild.Variants {
+			names = append(names, stubbuild.FileName(arch, v.Name))
+		}
+	}
+	for _, name := range names {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := stubbuild.Build(t.Context(), z, dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, arch := range []string{"amd64", "386"} {
-		got, err := os.ReadFile(filepath.Join(dir, stubbuild.FileName(arch)))
+	for _, name := range names {
+		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := os.ReadFile(filepath.Join(stubDir, stubbuild.FileName(arch)))
+		want, err := os.ReadFile(filepath.Join(stubDir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("Build wrote a %s stub of %d bytes, want the committed %d", arch, len(got), len(want))
+			t.Errorf("Build wrote %s of %d bytes, want the committed %d", name, len(got), len(want))
 		}
 	}
 }
