@@ -56,13 +56,16 @@
 // and compares the result with the original bytes.
 //
 // A stream of data that holds a Go program's pclntab (Go 1.18 and later)
-// goes through the pc-table filter (pctab.go) first, which moves the value deltas of the pc tables, the tables
-// that map each instruction to its stack offset, line and GC indices,
-// before their pc deltas. It is reversible on any bytes, and Pack finds
-// the tables by the pclntab header's magic and fields, checked against
-// each other, so a program that only looks like a Go program packs
-// correctly, only less well. On the Go hello it makes the packed file
-// about 1.9% smaller (BENCHMARKS.md).
+// goes through two filters first (pctab.go): the pc-table filter, which
+// moves the value deltas of the pc tables, the tables that map each
+// instruction to its stack offset, line and GC indices, before their pc
+// deltas, and the function-table filter, which stores the
+// offsets that grow from one function to the next in the function table
+// after them as differences. Both are reversible, and Pack finds the
+// tables by the pclntab header's magic and fields, checked against each
+// other and the stream, so a program that only looks like a Go program
+// packs correctly, only less well. On the Go hello they make the packed
+// file about 3.1% smaller (BENCHMARKS.md).
 //
 // Converting jumps helps C code and hurts Go code, whose long jumps mostly
 // stay inside one function; so does converting conditional jumps. On the
@@ -147,7 +150,7 @@
 //
 // The stubs are committed as stub/stub_amd64.bin and stub/stub_386.bin,
 // with stub_amd64_pc.bin and stub_386_pc.bin, which also undo the pc-table
-// filter (about 300 bytes more; only programs that use it carry them), and
+// filters (about 550 bytes more; only programs that use them carry them), and
 // embedded, so this package never compiles anything. The developer tool
 // stubbuild (`go tool mage stubs`) rebuilds them with the pinned zig (zig cc
 // -target x86_64-linux-musl and x86-linux-musl, freestanding, -Os, no build

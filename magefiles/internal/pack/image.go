@@ -29,14 +29,16 @@ type layout struct {
 
 // piece is memory that one stream fills: data is what the kernel would have
 // put at base+off, data[filter:filter+filtered] is machine code, and
-// data[pcStart:pcStart+pcLen] a Go program's pc tables, whose value deltas
-// splitPC finds to be pcSplit bytes.
+// data[pc.start:pc.start+pc.n] a Go program's pc tables, whose value
+// deltas splitPC finds to be pcSplit bytes, followed by a function table of
+// pc.nfunc functions (0 when it does not funcsFit).
 type piece struct {
-	off                     uint64
-	data                    []byte
-	filter, filtered        int
-	pcStart, pcLen, pcSplit int
-	group                   int // pieces of one group are contiguous
+	off              uint64
+	data             []byte
+	filter, filtered int
+	pc               pcArea
+	pcSplit          int
+	group            int // pieces of one group are contiguous
 }
 
 // pageRange gives the pages base+off..base+off+size one protection, or
@@ -166,9 +168,9 @@ func buildLayout(bin []byte, p *program) (*layout, error) {
 		}
 		if st.filtered == 0 {
 			st.filter = 0
-			if start, n, ok := pcTables(st.data, p.arch.word); ok {
-				_, split := splitPC(st.data[start : start+n])
-				st.pcStart, st.pcLen, st.pcSplit = start, n, split
+			if pc, ok := pcTables(st.data, p.arch.word); ok {
+				st.pc = pc
+				_, st.pcSplit = splitPC(st.data[pc.start : pc.start+pc.n])
 			}
 		}
 	}

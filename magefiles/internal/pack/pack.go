@@ -133,7 +133,7 @@ func pack(bin []byte, o options) ([]byte, Info, error) {
 		case s.filtered > 0:
 			st.Filtered, st.Filter = s.filtered, encs[i].kind.String()
 		case encs[i].pc:
-			st.Filtered, st.Filter = s.pcLen, "pc tables"
+			st.Filtered, st.Filter = s.pc.n, "pc tables"
 		}
 		info.Streams = append(info.Streams, st)
 	}
@@ -197,8 +197,12 @@ func search(streams []piece, o options) ([]encoding, error) {
 			return in
 		case pc:
 			in := bytes.Clone(s.data)
-			f, _ := splitPC(in[s.pcStart : s.pcStart+s.pcLen])
-			copy(in[s.pcStart:], f)
+			tab, funcs := in[s.pc.start:s.pc.start+s.pc.n], in[s.pc.start+s.pc.n:]
+			f, _ := splitPC(tab)
+			copy(tab, f)
+			if s.pc.nfunc > 0 {
+				copy(funcs, deltaFuncs(funcs, s.pc.nfunc))
+			}
 			return in
 		}
 		return s.data
@@ -233,7 +237,7 @@ func search(streams []piece, o options) ([]encoding, error) {
 			for _, kind := range o.kinds {
 				filters = append(filters, filter{kind: kind})
 			}
-		case s.pcLen > 0:
+		case s.pc.n > 0:
 			// The filter saves 3-4% of the stream on every Go
 			// program measured, far more than an estimate can be
 			// off: estimating the stream unfiltered too would
@@ -382,11 +386,14 @@ func verify(e encoding, s piece) error {
 	case s.filtered > 0:
 		unfilterBranches(got[s.filter:s.filter+s.filtered], e.kind)
 	case e.pc:
-		tab, ok := joinPC(got[s.pcStart:s.pcStart+s.pcLen], s.pcSplit)
+		tab, ok := joinPC(got[s.pc.start:s.pc.start+s.pc.n], s.pcSplit)
 		if !ok {
 			return errors.New("the pc tables do not join")
 		}
-		copy(got[s.pcStart:], tab)
+		copy(got[s.pc.start:], tab)
+		if s.pc.nfunc > 0 && !undeltaFuncs(got[s.pc.start+s.pc.n:], s.pc.nfunc) {
+			return errors.New("the function table does not fit")
+		}
 	}
 	if !bytes.Equal(got, s.data) {
 		return errors.New("the compressed stream does not decode to its input")
@@ -400,7 +407,7 @@ func verify(e encoding, s piece) error {
 const (
 	headerWords   = 8
 	streamWords   = 7
-	pcStreamWords = 8
+	pcStreamWords = 9
 	rangeWords    = 3
 	flagRelocate  = 1
 	// filterPC marks, beside the branchKind bits, a stream under the
@@ -477,13 +484,18 @@ func assemble(p *program, l *layout, stub []byte, encs []encoding, pc bool) ([]b
 		w.word(uint64(len(e.out)))
 		filter, filtered, split, kind := s.filter, s.filtered, 0, uint64(e.kind)
 		if e.pc {
-			filter, filtered, split, kind = s.pcStart, s.pcLen, s.pcSplit, filterPC
+			filter, filtered, split, kind = s.pc.start, s.pc.n, s.pcSplit, filterPC
 		}
 		w.word(uint64(e.props.LC) | uint64(e.props.LP)<<8 | uint64(e.props.PB)<<16 | kind<<24)
 		w.word(uint64(filter))
 		w.word(uint64(filtered))
 		if pc {
+			nfunc := 0
+			if e.pc {
+				nfunc = s.pc.nfunc
+			}
 			w.word(uint64(split))
+			w.word(uint64(nfunc))
 		}
 		data += uint64(len(e.out))
 	}

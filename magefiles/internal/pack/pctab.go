@@ -1,6 +1,9 @@
 package pack
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // Go programs keep, for every function, tables that map each instruction to
 // a value: the stack pointer's offset, the source file and line, and the
@@ -26,43 +29,50 @@ import "encoding/binary"
 
 // pcHeader is what Pack reads of a Go pclntab header: the magic of Go 1.18
 // and later, two zero bytes, the instruction size quantum, the pointer size,
-// then eight words, of which the last two are the offsets of the pc tables
-// and of the function table from the header.
+// then eight words: the first is the number of functions, the last two are
+// the offsets of the pc tables and of the function table from the header.
 const (
-	pcMagic118  = 0xfffffff0
-	pcMagic120  = 0xfffffff1
-	pcWordCount = 8
-	pcTableWord = 6 // pctabOffset
-	pcFuncWord  = 7 // pclnOffset
+	pcMagic118      = 0xfffffff0
+	pcMagic120      = 0xfffffff1
+	pcWordCount     = 8
+	pcFuncCountWord = 0 // nfunc
+	pcTableWord     = 6 // pctabOffset
+	pcFuncWord      = 7 // pclnOffset
 )
 
+// pcArea is where a Go program's pclntab keeps its pc tables, without the
+// zero byte that starts them (offset 0 means "no table"), and how many
+// functions the function table that follows them lists.
+type pcArea struct {
+	start, n, nfunc int
+}
+
 // pcTables finds a Go pclntab's pc tables in data, for a program whose
-// pointers are word bytes, and returns where they are, without the zero
-// byte that starts them (offset 0 means "no table"). ok is false when data
-// holds no header whose fields agree with each other and with data.
-func pcTables(data []byte, word int) (start, n int, ok bool) {
+// pointers are word bytes. ok is false when data holds no header whose
+// fields agree with each other and with data.
+func pcTables(data []byte, word int) (a pcArea, ok bool) {
 	// The linker aligns the header to the pointer size; look at every
 	// fourth byte.
 	for at := 0; at+4 <= len(data); at += 4 {
 		if m := binary.LittleEndian.Uint32(data[at:]); m != pcMagic118 && m != pcMagic120 {
 			continue
 		}
-		if start, n, ok := pcHeaderAt(data, at, word); ok {
-			return start, n, true
+		if a, ok := pcHeaderAt(data, at, word); ok {
+			return a, true
 		}
 	}
-	return 0, 0, false
+	return pcArea{}, false
 }
 
 // pcHeaderAt reads the pclntab header whose magic is at data[at:] and
 // returns its pc tables, or ok false if the rest is not a header.
-func pcHeaderAt(data []byte, at, word int) (start, n int, ok bool) {
+func pcHeaderAt(data []byte, at, word int) (a pcArea, ok bool) {
 	h := data[at:]
 	if len(h) < 8+pcWordCount*word {
-		return 0, 0, false
+		return pcArea{}, false
 	}
 	if h[4] != 0 || h[5] != 0 || h[6] != 1 || int(h[7]) != word {
-		return 0, 0, false
+		return pcArea{}, false
 	}
 	field := func(k int) uint64 {
 		if word == 8 {
@@ -70,11 +80,15 @@ func pcHeaderAt(data []byte, at, word int) (start, n int, ok bool) {
 		}
 		return uint64(binary.LittleEndian.Uint32(h[8+4*k:]))
 	}
-	tab, fn := field(pcTableWord), field(pcFuncWord)
+	tab, fn, nfunc := field(pcTableWord), field(pcFuncWord), field(pcFuncCountWord)
 	if tab < uint64(8+pcWordCount*word) || fn <= tab+1 || fn > uint64(len(h)) || h[tab] != 0 {
-		return 0, 0, false
+		return pcArea{}, false
 	}
-	return at + int(tab) + 1, int(fn - tab - 1), true
+	a = pcArea{start: at + int(tab) + 1, n: int(fn - tab - 1)}
+	if nfunc < uint64(len(h)) && funcsFit(h[fn:], int(nfunc)) {
+		a.nfunc = int(nfunc)
+	}
+	return a, true
 }
 
 // varintEnd returns the end of the varint that starts at b[i]: the index
@@ -149,4 +163,84 @@ func joinPC(f []byte, split int) (out []byte, ok bool) {
 		}
 	}
 	return out, len(vals) == 0 && len(pcs) == 0
+}
+
+// The function table follows the pc tables: for each function a pair of
+// uint32s, its entry's offset in the text and its _func record's offset
+// from the table, and one more uint32, the end of the text; then the
+// records. Both offsets of the pairs grow from one function to the next,
+// and so do the first fields of the records: the entry again, the name's
+// offset, and the offsets of its stack, file and line tables. The
+// function-table filter, which goes with the pc-table filter, stores all
+// of them as differences from the previous function's (modulo 2^32), which
+// turns about 1,500 distinct offsets of the Go hello into a few hundred
+// small numbers that repeat.
+
+// funcFields are the offsets of the _func fields the filter codes as
+// differences: entryOff, nameOff, pcsp, pcfile and pcln.
+var funcFields = [...]int{0, 4, 16, 20, 24}
+
+// funcFieldsEnd is the end of the last of funcFields.
+const funcFieldsEnd = 28
+
+// funcTableLen is the length of a function table of nfunc functions.
+func funcTableLen(nfunc int) int { return nfunc*8 + 4 }
+
+// funcsFit reports whether b starts with a function table of nfunc
+// functions whose records follow the table in order, each with room for
+// funcFields before the next and within b, which is what the filter
+// needs to be undone in place, in order.
+func funcsFit(b []byte, nfunc int) bool {
+	if nfunc < 1 || funcTableLen(nfunc) > len(b) {
+		return false
+	}
+	prev := funcTableLen(nfunc) - funcFieldsEnd
+	for i := range nfunc {
+		off := int(binary.LittleEndian.Uint32(b[i*8+4:]))
+		if off < prev+funcFieldsEnd || off > len(b)-funcFieldsEnd {
+			return false
+		}
+		prev = off
+	}
+	return true
+}
+
+// deltaFuncs applies the function-table filter to b, whose function table
+// of nfunc functions funcsFit, and returns the result.
+func deltaFuncs(b []byte, nfunc int) []byte {
+	out := bytes.Clone(b)
+	u32 := binary.LittleEndian.Uint32
+	for k := 8; k < funcTableLen(nfunc); k += 4 {
+		binary.LittleEndian.PutUint32(out[k:], u32(b[k:])-u32(b[k-8:]))
+	}
+	for i := 1; i < nfunc; i++ {
+		off, prev := int(u32(b[i*8+4:])), int(u32(b[i*8-4:]))
+		for _, f := range funcFields {
+			binary.LittleEndian.PutUint32(out[off+f:], u32(b[off+f:])-u32(b[prev+f:]))
+		}
+	}
+	return out
+}
+
+// undeltaFuncs undoes deltaFuncs in place, in order, as the stub does. It
+// returns false, having changed b, when a record's offset it restores
+// leaves no room for funcFields.
+func undeltaFuncs(b []byte, nfunc int) bool {
+	if nfunc < 1 || funcTableLen(nfunc) > len(b) || len(b) < funcFieldsEnd {
+		return false
+	}
+	u32 := binary.LittleEndian.Uint32
+	for k := 8; k < funcTableLen(nfunc); k += 4 {
+		binary.LittleEndian.PutUint32(b[k:], u32(b[k:])+u32(b[k-8:]))
+	}
+	for i := 1; i < nfunc; i++ {
+		off, prev := uint64(u32(b[i*8+4:])), uint64(u32(b[i*8-4:]))
+		if max(off, prev) > uint64(len(b)-funcFieldsEnd) {
+			return false
+		}
+		for _, f := range funcFields {
+			binary.LittleEndian.PutUint32(b[int(off)+f:], u32(b[int(off)+f:])+u32(b[int(prev)+f:]))
+		}
+	}
+	return true
 }

@@ -59,19 +59,33 @@ func TestJoinPCRefuses(t *testing.T) {
 	}
 }
 
-// FuzzSplitPC checks that the pc-table filter gives back any bytes, and
-// that reading a pclntab header never panics.
+// FuzzSplitPC checks that the pc-table filter gives back any bytes, that
+// the function-table filter gives back any table that fits and refuses
+// without panicking any that does not, and that reading a pclntab header
+// never panics.
 func FuzzSplitPC(f *testing.F) {
 	f.Add([]byte{0x02, 0x10, 0x04, 0x05, 0x00, 0x06, 0x07})
 	f.Add(pcHeader(8, pcMagic120, 1, 8, 120, 200))
+	f.Add(funcTable([]int{44, 52, 44, 60}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		out, split := splitPC(b)
 		if back, ok := joinPC(out, split); !ok || !bytes.Equal(back, b) {
 			t.Fatalf("joinPC(splitPC(% x)) = % x, %v", b, back, ok)
 		}
+		for nfunc := range 6 {
+			if funcsFit(b, nfunc) {
+				d := deltaFuncs(b, nfunc)
+				if !undeltaFuncs(d, nfunc) || !bytes.Equal(d, b) {
+					t.Fatalf("undeltaFuncs(deltaFuncs(% x, %d)) differs", b, nfunc)
+				}
+			} else {
+				undeltaFuncs(bytes.Clone(b), nfunc)
+			}
+		}
 		for _, word := range []int{4, 8} {
-			if start, n, ok := pcTables(b, word); ok && (start < 1 || n < 1 || start+n > len(b) || b[start-1] != 0) {
-				t.Fatalf("pcTables(% x, %d) = %d, %d, which is not a table", b, word, start, n)
+			if a, ok := pcTables(b, word); ok && (a.start < 1 || a.n < 1 || a.start+a.n > len(b) || b[a.start-1] != 0 ||
+				a.nfunc > 0 && !funcsFit(b[a.start+a.n:], a.nfunc)) {
+				t.Fatalf("pcTables(% x, %d) = %+v, which is not a table", b, word, a)
 			}
 		}
 	})
@@ -140,9 +154,9 @@ func TestPCTables(t *testing.T) {
 	}{"pc tables not starting with the empty table", nonzero, 8, 0, 0, false})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			start, n, ok := pcTables(tt.data, tt.word)
-			if start != tt.start || n != tt.n || ok != tt.ok {
-				t.Errorf("pcTables = %d, %d, %v; want %d, %d, %v", start, n, ok, tt.start, tt.n, tt.ok)
+			a, ok := pcTables(tt.data, tt.word)
+			if want := (pcArea{start: tt.start, n: tt.n}); a != want || ok != tt.ok {
+				t.Errorf("pcTables = %+v, %v; want %+v, %v", a, ok, want, tt.ok)
 			}
 		})
 	}
@@ -173,7 +187,7 @@ func TestPCTablesOfGoPrograms(t *testing.T) {
 			if goarch == "386" {
 				word = 4
 			}
-			start, n, ok := pcTables(tab, word)
+			a, ok := pcTables(tab, word)
 			if !ok {
 				t.Fatal("pcTables finds no pc tables in .gopclntab")
 			}
@@ -183,8 +197,8 @@ func TestPCTablesOfGoPrograms(t *testing.T) {
 				}
 				return int(binary.LittleEndian.Uint32(tab[8+4*k:]))
 			}
-			if want, wantN := field(pcTableWord)+1, field(pcFuncWord)-field(pcTableWord)-1; start != want || n != wantN {
-				t.Fatalf("pcTables = %d, %d; the header says %d, %d", start, n, want, wantN)
+			if hdr := (pcArea{start: field(pcTableWord) + 1, n: field(pcFuncWord) - field(pcTableWord) - 1, nfunc: field(pcFuncCountWord)}); a != hdr {
+				t.Fatalf("pcTables = %+v; the header says %+v", a, hdr)
 			}
 
 			bin, err := os.ReadFile(path)
@@ -199,16 +213,16 @@ func TestPCTablesOfGoPrograms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			i := slices.IndexFunc(l.streams, func(s piece) bool { return s.pcLen > 0 })
+			i := slices.IndexFunc(l.streams, func(s piece) bool { return s.pc.n > 0 })
 			if i < 0 {
 				t.Fatal("buildLayout finds no pc tables")
 			}
-			if s, want := l.streams[i], sec.Addr-l.base+uint64(start); s.off+uint64(s.pcStart) != want || s.pcLen != n {
-				t.Errorf("stream %d has %d bytes of pc tables at memory offset %d; want %d at %d", i, s.pcLen, s.off+uint64(s.pcStart), n, want)
+			if s, at := l.streams[i], sec.Addr-l.base+uint64(a.start); s.off+uint64(s.pc.start) != at || s.pc.n != a.n || s.pc.nfunc != a.nfunc {
+				t.Errorf("stream %d has %+v at memory offset %d; want %+v at %d", i, s.pc, s.off+uint64(s.pc.start), a, at)
 			}
 
 			packed, info := packFile(t, path, quick)
-			if !slices.ContainsFunc(info.Streams, func(s Stream) bool { return s.Filter == "pc tables" && s.Filtered == n }) {
+			if !slices.ContainsFunc(info.Streams, func(s Stream) bool { return s.Filter == "pc tables" && s.Filtered == a.n }) {
 				t.Errorf("no stream is under the pc-table filter: %+v", info.Streams)
 			}
 			want := run(t, path, "prog", nil, nil)
@@ -220,7 +234,8 @@ func TestPCTablesOfGoPrograms(t *testing.T) {
 }
 
 // TestPCStubFailures checks that the stub that undoes the pc-table filter
-// stops with a message and status 127 when the split point is wrong.
+// stops with a message and status 127 when the split point or the number
+// of functions is wrong.
 func TestPCStubFailures(t *testing.T) {
 	path := goProgram(t, "../../../apps/hello", "amd64")
 	packed, info := packFile(t, path, quick)
@@ -234,18 +249,22 @@ func TestPCStubFailures(t *testing.T) {
 	}
 	off, a := headerOffset(t, good)
 	split := off + (headerWords+i*pcStreamWords+7)*a.word
+	nfunc := split + a.word
 	tests := []struct {
 		name  string
-		split uint64
+		at    int
+		value uint64
 	}{
-		{"no value bytes", 0},
-		{"more value bytes than filtered bytes", uint64(info.Streams[i].Filtered) + 1},
-		{"every byte a value byte", uint64(info.Streams[i].Filtered)},
+		{"no value bytes", split, 0},
+		{"more value bytes than filtered bytes", split, uint64(info.Streams[i].Filtered) + 1},
+		{"every byte a value byte", split, uint64(info.Streams[i].Filtered)},
+		{"a function table larger than the stream", nfunc, 1 << 40},
+		{"more functions than the stream can hold", nfunc, 1 << 17},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := bytes.Clone(good)
-			binary.LittleEndian.PutUint64(b[split:], tt.split)
+			binary.LittleEndian.PutUint64(b[tt.at:], tt.value)
 			name := filepath.Join(t.TempDir(), "damaged")
 			if err := os.WriteFile(name, b, 0o755); err != nil {
 				t.Fatal(err)
@@ -255,5 +274,71 @@ func TestPCStubFailures(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// funcTable returns a function table of len(recs) functions, entries 0x40
+// apart, with each record recs[i] bytes long and its fields counting up.
+func funcTable(recs []int) []byte {
+	n := len(recs)
+	b := make([]byte, funcTableLen(n))
+	off := len(b)
+	for i, r := range recs {
+		binary.LittleEndian.PutUint32(b[i*8:], uint32(i*0x40))
+		binary.LittleEndian.PutUint32(b[i*8+4:], uint32(off))
+		off += r
+	}
+	binary.LittleEndian.PutUint32(b[n*8:], uint32(n*0x40))
+	for i, r := range recs {
+		rec := make([]byte, r)
+		for f := 0; f+4 <= min(r, 44); f += 4 {
+			binary.LittleEndian.PutUint32(rec[f:], uint32(1000*f+7*i))
+		}
+		b = append(b, rec...)
+	}
+	return b
+}
+
+// TestFuncsFilter checks which function tables the function-table filter
+// takes, and that undeltaFuncs gives back what deltaFuncs changed.
+func TestFuncsFilter(t *testing.T) {
+	good := funcTable([]int{44, 52, 44, 60})
+	overlapping := funcTable([]int{44, 20, 44})
+	tests := []struct {
+		name  string
+		b     []byte
+		nfunc int
+		fit   bool
+	}{
+		{"four records", good, 4, true},
+		{"one record", funcTable([]int{44}), 1, true},
+		{"records closer than the fields", overlapping, 3, false},
+		{"no functions", good, 0, false},
+		{"more functions than the table has", good, 40, false},
+		{"a record past the end", good[:len(good)-40], 4, false},
+		{"a record inside the table", funcTable([]int{44, 44})[:16], 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := funcsFit(tt.b, tt.nfunc); got != tt.fit {
+				t.Fatalf("funcsFit = %v, want %v", got, tt.fit)
+			}
+			if !tt.fit {
+				return
+			}
+			d := deltaFuncs(tt.b, tt.nfunc)
+			if tt.nfunc > 1 && bytes.Equal(d, tt.b) {
+				t.Error("deltaFuncs changed nothing")
+			}
+			if !undeltaFuncs(d, tt.nfunc) || !bytes.Equal(d, tt.b) {
+				t.Errorf("undeltaFuncs(deltaFuncs(b)) differs from b")
+			}
+		})
+	}
+	// What the stub refuses: a restored record offset out of range.
+	d := deltaFuncs(good, 4)
+	binary.LittleEndian.PutUint32(d[2*8+4:], 1<<30)
+	if undeltaFuncs(d, 4) {
+		t.Error("undeltaFuncs takes a record offset past the end")
 	}
 }

@@ -42,6 +42,7 @@ struct stream {
 	word filtered;  /* bytes under the filter */
 #ifdef PC_TABLES
 	word split;     /* FILTER_PC: bytes of value deltas */
+	word nfunc;     /* FILTER_PC: functions in the table after the filtered bytes */
 #endif
 };
 
@@ -230,6 +231,47 @@ static int unsplit(unsigned char *p, word n, word split)
 	sys(SYS_munmap, (long)t, (long)n, 0, 0);
 	return v != vend || d != dend;
 }
+
+static lz_u32 get32(const unsigned char *p)
+{
+	lz_u32 v;
+	__builtin_memcpy(&v, p, 4);
+	return v;
+}
+
+static void add32(unsigned char *p, lz_u32 d)
+{
+	d += get32(p);
+	__builtin_memcpy(p, &d, 4);
+}
+
+/*
+ * undelta undoes the packer's function-table filter on p[0:n], which starts
+ * with a Go function table of nfunc functions: nfunc pairs of uint32s
+ * (entry, record offset) and the end of the text. It adds to each uint32
+ * of the table after the first pair the one 8 bytes before it; then, in
+ * order, to the fields at 0, 4, 16, 20 and 24 of each record after the
+ * first those of the record before it. It returns nonzero when the table
+ * does not fit in n or a record leaves no room for the fields.
+ */
+static int undelta(unsigned char *p, word n, word nfunc)
+{
+	word k, f, off, prev;
+	if (n < 28 || nfunc == 0 || nfunc > (n - 4) / 8)
+		return 1;
+	for (k = 8; k < nfunc * 8 + 4; k += 4)
+		add32(p + k, get32(p + k - 8));
+	for (k = 1; k < nfunc; k++) {
+		off = get32(p + 8 * k + 4);
+		prev = get32(p + 8 * k - 4);
+		if (off > n - 28 || prev > n - 28)
+			return 1;
+		for (f = 0; f < 28; f += 4)
+			if (f < 8 || f >= 16)
+				add32(p + off + f, get32(p + prev + f));
+	}
+	return 0;
+}
 #endif
 
 struct job {
@@ -255,7 +297,9 @@ static void decode(void *arg)
 		goto corrupt;
 #ifdef PC_TABLES
 	if ((s->props >> 24) & FILTER_PC) {
-		if (unsplit(out + s->filter, s->filtered, s->split))
+		word end = s->filter + s->filtered;
+		if (unsplit(out + s->filter, s->filtered, s->split) ||
+		    (s->nfunc && undelta(out + end, s->size - end, s->nfunc)))
 			goto corrupt;
 		return;
 	}
