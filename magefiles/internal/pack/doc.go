@@ -150,7 +150,9 @@
 //
 // The stubs are committed as stub/stub_amd64.bin and stub/stub_386.bin,
 // with stub_amd64_pc.bin and stub_386_pc.bin, which also undo the pc-table
-// filters (about 550 bytes more; only programs that use them carry them), and
+// filters and, on 386, decode the most frequent bits in place, 10 to 15%
+// faster (about 550 and 650 bytes more; only programs that use the filters
+// carry them), and
 // embedded, so this package never compiles anything. The developer tool
 // stubbuild (`go tool mage stubs`) rebuilds them with the pinned zig (zig cc
 // -target x86_64-linux-musl and x86-linux-musl, freestanding, -Os, no build

@@ -34,9 +34,10 @@ var stubTargets = []stubTarget{
 }
 
 // Variants are the stubs built for every architecture, named as in FileName: the plain
-// stub, and "pc", which also undoes the pc-table filter and is used only for the programs
-// whose streams need it (Go programs), so that the others do not carry its code.
-var Variants = []Variant{{}, {Name: "pc", Defines: []string{"-DPC_TABLES"}}}
+// stub, and "pc", which also undoes the pc-table filters and on 386 decodes the most
+// frequent bits in place, faster and larger; it is used only for the programs whose
+// streams need it (Go programs), so that the others do not carry its code.
+var Variants = []Variant{{}, {Name: "pc", Defines: []string{"-DPC_TABLES", "-DLZ_INLINE_HOT_BITS"}}}
 
 // Variant is one build of the stub's sources.
 type Variant struct {
