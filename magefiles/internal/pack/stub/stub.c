@@ -198,38 +198,40 @@ static void unfilter(unsigned char *p, word n, word kind)
  * moves from the start a value varint (bytes up to one below 0x80) and,
  * unless the value is a lone zero byte after a table's first pair, which
  * ends the table, a pc varint, until p is full. It returns nonzero when
- * either part runs out or is not used up exactly.
+ * the two parts were not used up exactly. Each byte written is read from
+ * one part or the other, so n bytes are read in all and the pc deltas are
+ * never read past split + n: the copy has room for that, and the loop
+ * needs no bounds but p's.
  */
 static int unsplit(unsigned char *p, word n, word split)
 {
-	unsigned char *t = map(0, n, 0), *end = p + n, *at;
-	const unsigned char *v = t, *d = t + split, *vend = d, *dend = t + n;
+	unsigned char *t, *end = p + n, *at;
+	const unsigned char *v, *d;
 	int first = 1;
 	word i;
-	if (failed(t) || split > n)
+	if (split > n)
+		return 1;
+	t = map(0, 2 * n, 0);
+	if (failed(t))
 		return 1;
 	for (i = 0; i < n; i++)
 		t[i] = p[i];
+	v = t;
+	d = t + split;
 	while (p < end) {
 		at = p;
-		do {
-			if (v == vend)
-				return 1;
-		} while ((*p++ = *v++) >= 0x80 && p < end);
+		while ((*p++ = *v++) >= 0x80 && p < end)
+			;
 		if (p == at + 1 && *at == 0 && !first) {
 			first = 1;
 			continue;
 		}
 		first = 0;
-		while (p < end) {
-			if (d == dend)
-				return 1;
-			if ((*p++ = *d++) < 0x80)
-				break;
-		}
+		while (p < end && (*p++ = *d++) >= 0x80)
+			;
 	}
-	sys(SYS_munmap, (long)t, (long)n, 0, 0);
-	return v != vend || d != dend;
+	sys(SYS_munmap, (long)t, (long)(2 * n), 0, 0);
+	return v != t + split || d != t + n;
 }
 
 static lz_u32 get32(const unsigned char *p)
