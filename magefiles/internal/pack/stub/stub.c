@@ -209,7 +209,8 @@ static int unsplit(unsigned char *p, word n, word split)
 	const unsigned char *v, *d;
 	int first = 1;
 	word i;
-	if (split > n)
+	/* 2n cannot wrap where n is mapped memory and words are 64-bit. */
+	if (split > n || (sizeof(word) < 8 && n > ~(word)0 / 2))
 		return 1;
 	t = map(0, 2 * n, 0);
 	if (failed(t))
