@@ -125,12 +125,12 @@
 //
 // Start-up: decoding runs before the program's first instruction. On a
 // 2-core AMD EPYC virtual machine the Go hello example (1.2 MB) starts in
-// about 22 ms packed instead of 2.2 ms, on amd64 and on 386 alike (a
+// about 20 ms packed instead of 2.1 ms, on amd64 and on 386 alike (a
 // quieter machine of the same kind gave 11 ms instead of 1 ms); almost all
 // of it is the LZMA decoder, which decodes that program's two streams on
 // two threads, about as fast as xz -d decodes here. Held to one CPU the
-// packed program takes about 28 ms. UPX's stub takes about 45 ms on the
-// same machine. The time grows with the size of the program;
+// packed program takes about 28 ms. With UPX's stub the program takes
+// about 37 ms on the same machine. The time grows with the size of the program;
 // BenchmarkStartup measures it.
 //
 // Memory: the program's pages are private anonymous memory instead of
