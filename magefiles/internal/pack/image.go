@@ -29,15 +29,13 @@ type layout struct {
 
 // piece is memory that one stream fills: data is what the kernel would have
 // put at base+off, data[filter:filter+filtered] is machine code, and
-// data[pc.start:pc.start+pc.n] a Go program's pc tables, whose value
-// deltas splitPC finds to be pcSplit bytes, followed by a function table of
-// pc.nfunc functions (0 when it does not funcsFit).
+// data[pc.start:pc.start+pc.n] a Go program's pc tables, followed by a
+// function table of pc.nfunc functions (0 when it does not funcsFit).
 type piece struct {
 	off              uint64
 	data             []byte
 	filter, filtered int
 	pc               pcArea
-	pcSplit          int
 	group            int // pieces of one group are contiguous
 }
 
@@ -168,10 +166,7 @@ func buildLayout(bin []byte, p *program) (*layout, error) {
 		}
 		if st.filtered == 0 {
 			st.filter = 0
-			if pc, ok := pcTables(st.data, p.arch.word); ok {
-				st.pc = pc
-				_, st.pcSplit = splitPC(st.data[pc.start : pc.start+pc.n])
-			}
+			st.pc, _ = pcTables(st.data, p.arch.word)
 		}
 	}
 	for i := 0; i < len(l.streams); {

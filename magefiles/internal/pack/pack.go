@@ -90,6 +90,7 @@ type encoding struct {
 	props lzma.Props
 	kind  branchKind
 	pc    bool // under the pc-table filter
+	split int  // with pc, filterPCTables's count of value bytes
 }
 
 func pack(bin []byte, o options) ([]byte, Info, error) {
@@ -189,23 +190,19 @@ type candidate struct {
 // Estimates and encodes run concurrently, at most o.workers at a time, and
 // the result does not depend on their timing.
 func search(streams []piece, o options) ([]encoding, error) {
-	input := func(s piece, kind branchKind, pc bool) []byte {
+	// input returns the stream's bytes under a filter, and filterPCTables's
+	// count of value bytes.
+	input := func(s piece, kind branchKind, pc bool) (in []byte, split int) {
 		switch {
 		case s.filtered > 0:
-			in := bytes.Clone(s.data)
+			in = bytes.Clone(s.data)
 			filterBranches(in[s.filter:s.filter+s.filtered], kind)
-			return in
+			return in, 0
 		case pc:
-			in := bytes.Clone(s.data)
-			tab, funcs := in[s.pc.start:s.pc.start+s.pc.n], in[s.pc.start+s.pc.n:]
-			f, _ := splitPC(tab)
-			copy(tab, f)
-			if s.pc.nfunc > 0 {
-				copy(funcs, deltaFuncs(funcs, s.pc.nfunc))
-			}
-			return in
+			in = bytes.Clone(s.data)
+			return in, filterPCTables(in, s.pc)
 		}
-		return s.data
+		return s.data, 0
 	}
 	withDict := func(props []lzma.Props, n int) []lzma.Props {
 		out := make([]lzma.Props, len(props))
@@ -264,7 +261,8 @@ func search(streams []piece, o options) ([]encoding, error) {
 			for i, c := range g.cands {
 				props[i] = c.props
 			}
-			sizes, err := lzma.Estimate(input(streams[g.stream], g.kind, g.pc), props)
+			in, _ := input(streams[g.stream], g.kind, g.pc)
+			sizes, err := lzma.Estimate(in, props)
 			if err != nil {
 				g.err = err
 				return
@@ -327,13 +325,14 @@ func search(streams []piece, o options) ([]encoding, error) {
 			for k, c := range j.cands {
 				props[k] = c.props
 			}
-			outs, err := lzma.EncodeEach(input(streams[j.stream], j.kind, j.pc), props)
+			in, split := input(streams[j.stream], j.kind, j.pc)
+			outs, err := lzma.EncodeEach(in, props)
 			for k, c := range j.cands {
 				if err != nil {
 					c.err = err
 					continue
 				}
-				c.res = encoding{out: outs[k], props: c.props, kind: c.kind, pc: c.pc}
+				c.res = encoding{out: outs[k], props: c.props, kind: c.kind, pc: c.pc, split: split}
 			}
 		}
 	}
@@ -386,13 +385,8 @@ func verify(e encoding, s piece) error {
 	case s.filtered > 0:
 		unfilterBranches(got[s.filter:s.filter+s.filtered], e.kind)
 	case e.pc:
-		tab, ok := joinPC(got[s.pc.start:s.pc.start+s.pc.n], s.pcSplit)
-		if !ok {
-			return errors.New("the pc tables do not join")
-		}
-		copy(got[s.pc.start:], tab)
-		if s.pc.nfunc > 0 && !undeltaFuncs(got[s.pc.start+s.pc.n:], s.pc.nfunc) {
-			return errors.New("the function table does not fit")
+		if err := unfilterPCTables(got, s.pc, e.split); err != nil {
+			return err
 		}
 	}
 	if !bytes.Equal(got, s.data) {
@@ -482,18 +476,14 @@ func assemble(p *program, l *layout, stub []byte, encs []encoding, pc bool) ([]b
 		w.word(uint64(len(s.data)))
 		w.word(data)
 		w.word(uint64(len(e.out)))
-		filter, filtered, split, kind := s.filter, s.filtered, 0, uint64(e.kind)
+		filter, filtered, split, nfunc, kind := s.filter, s.filtered, 0, 0, uint64(e.kind)
 		if e.pc {
-			filter, filtered, split, kind = s.pc.start, s.pc.n, s.pcSplit, filterPC
+			filter, filtered, split, nfunc, kind = s.pc.start, s.pc.n, e.split, s.pc.nfunc, filterPC
 		}
 		w.word(uint64(e.props.LC) | uint64(e.props.LP)<<8 | uint64(e.props.PB)<<16 | kind<<24)
 		w.word(uint64(filter))
 		w.word(uint64(filtered))
 		if pc {
-			nfunc := 0
-			if e.pc {
-				nfunc = s.pc.nfunc
-			}
 			w.word(uint64(split))
 			w.word(uint64(nfunc))
 		}

@@ -1,8 +1,8 @@
 package pack
 
 import (
-	"bytes"
 	"encoding/binary"
+	"errors"
 )
 
 // Go programs keep, for every function, tables that map each instruction to
@@ -207,20 +207,19 @@ func funcsFit(b []byte, nfunc int) bool {
 }
 
 // deltaFuncs applies the function-table filter to b, whose function table
-// of nfunc functions funcsFit, and returns the result.
-func deltaFuncs(b []byte, nfunc int) []byte {
-	out := bytes.Clone(b)
+// of nfunc functions funcsFit, in place: from the last value to the first,
+// so that each difference is taken from the previous value as it was.
+func deltaFuncs(b []byte, nfunc int) {
 	u32 := binary.LittleEndian.Uint32
-	for k := 8; k < funcTableLen(nfunc); k += 4 {
-		binary.LittleEndian.PutUint32(out[k:], u32(b[k:])-u32(b[k-8:]))
-	}
-	for i := 1; i < nfunc; i++ {
+	for i := nfunc - 1; i >= 1; i-- {
 		off, prev := int(u32(b[i*8+4:])), int(u32(b[i*8-4:]))
 		for _, f := range funcFields {
-			binary.LittleEndian.PutUint32(out[off+f:], u32(b[off+f:])-u32(b[prev+f:]))
+			binary.LittleEndian.PutUint32(b[off+f:], u32(b[off+f:])-u32(b[prev+f:]))
 		}
 	}
-	return out
+	for k := funcTableLen(nfunc) - 4; k >= 8; k -= 4 {
+		binary.LittleEndian.PutUint32(b[k:], u32(b[k:])-u32(b[k-8:]))
+	}
 }
 
 // undeltaFuncs undoes deltaFuncs in place, in order, as the stub does. It
@@ -244,4 +243,31 @@ func undeltaFuncs(b []byte, nfunc int) bool {
 		}
 	}
 	return true
+}
+
+// filterPCTables applies the pc-table filter to data's pc tables where a says,
+// and the function-table filter to the function table after them when a
+// has one, in place. It returns the number of bytes of value deltas, which
+// the stub needs to undo the split.
+func filterPCTables(data []byte, a pcArea) (split int) {
+	tab := data[a.start : a.start+a.n]
+	f, split := splitPC(tab)
+	copy(tab, f)
+	if a.nfunc > 0 {
+		deltaFuncs(data[a.start+a.n:], a.nfunc)
+	}
+	return split
+}
+
+// unfilterPCTables undoes filterPCTables in place, as the stub does.
+func unfilterPCTables(data []byte, a pcArea, split int) error {
+	tab, ok := joinPC(data[a.start:a.start+a.n], split)
+	if !ok {
+		return errors.New("the pc tables do not join")
+	}
+	copy(data[a.start:], tab)
+	if a.nfunc > 0 && !undeltaFuncs(data[a.start+a.n:], a.nfunc) {
+		return errors.New("the function table does not fit")
+	}
+	return nil
 }

@@ -74,7 +74,8 @@ func FuzzSplitPC(f *testing.F) {
 		}
 		for nfunc := range 6 {
 			if funcsFit(b, nfunc) {
-				d := deltaFuncs(b, nfunc)
+				d := bytes.Clone(b)
+				deltaFuncs(d, nfunc)
 				if !undeltaFuncs(d, nfunc) || !bytes.Equal(d, b) {
 					t.Fatalf("undeltaFuncs(deltaFuncs(% x, %d)) differs", b, nfunc)
 				}
@@ -326,7 +327,8 @@ func TestFuncsFilter(t *testing.T) {
 			if !tt.fit {
 				return
 			}
-			d := deltaFuncs(tt.b, tt.nfunc)
+			d := bytes.Clone(tt.b)
+			deltaFuncs(d, tt.nfunc)
 			if tt.nfunc > 1 && bytes.Equal(d, tt.b) {
 				t.Error("deltaFuncs changed nothing")
 			}
@@ -336,7 +338,8 @@ func TestFuncsFilter(t *testing.T) {
 		})
 	}
 	// What the stub refuses: a restored record offset out of range.
-	d := deltaFuncs(good, 4)
+	d := bytes.Clone(good)
+	deltaFuncs(d, 4)
 	binary.LittleEndian.PutUint32(d[2*8+4:], 1<<30)
 	if undeltaFuncs(d, 4) {
 		t.Error("undeltaFuncs takes a record offset past the end")
