@@ -17,10 +17,11 @@ func Encode(data []byte, p Props) ([]byte, error) {
 	return out[0], nil
 }
 
-// EncodeEach returns what Encode returns for data and each of ps, in the
-// time of a little more than one Encode per Props: the matches in data do
-// not depend on LC, LP and PB, so it looks for them once for all. The ps
-// must all have the same DictSize.
+// EncodeEach returns what Encode returns for data and each of ps: the
+// matches in data do not depend on LC, LP and PB, so it looks for them once
+// for all, and its encoders, one goroutine each, parse side by side. With a
+// core for each, it takes a little more than one Encode. The ps must all
+// have the same DictSize.
 func EncodeEach(data []byte, ps []Props) ([][]byte, error) {
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("encoding: no props")

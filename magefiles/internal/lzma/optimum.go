@@ -1,5 +1,7 @@
 package lzma
 
+import "sync"
+
 // Parameters of the optimal parse.
 const (
 	// niceLen is the match length taken without looking further.
@@ -140,9 +142,12 @@ func (o *optimal) step() {
 }
 
 // encodeAll codes data under each of ps with the optimal parse. The
-// encoders share one match table and take turns: each codes as far as the
-// table's current block lets it parse ahead, and then the table moves on
-// to the next block. ps share one DictSize.
+// encoders share one match table and work in step, each on a goroutine of
+// its own: each codes as far as the table's current block lets it parse
+// ahead, and when all have, the table moves on to the next block. Each
+// encoder has its own model and parser, and the table does not change
+// while they read it, so the output does not depend on timing. ps share
+// one DictSize.
 func encodeAll(data []byte, ps []Props) [][]byte {
 	t := newMatchTable(data, ps[0].DictSize)
 	encs := make([]*optimal, len(ps))
@@ -153,11 +158,21 @@ func encodeAll(data []byte, ps []Props) [][]byte {
 	}
 	for {
 		last := t.cur.hi == len(data)
-		for _, o := range encs {
+		run := func(o *optimal) {
 			for !o.done() && (last || o.e.pos+parseAhead <= t.cur.hi) {
 				o.step()
 			}
 		}
+		var wg sync.WaitGroup
+		for _, o := range encs[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run(o)
+			}()
+		}
+		run(encs[0])
+		wg.Wait()
 		if last {
 			break
 		}

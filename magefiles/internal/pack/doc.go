@@ -50,8 +50,9 @@
 // result; ties go to the earlier candidate, so the output does not depend
 // on timing. The candidates encoded in full that share a stream and a
 // filter go through one lzma.EncodeEach, which searches the filtered bytes
-// for matches once for all of them. Estimates and encodes run
-// concurrently, at most GOMAXPROCS at a time, largest stream first. Before
+// for matches once for all of them and parses for each on a goroutine of
+// its own. Estimates and encodes run concurrently, at most GOMAXPROCS at a
+// time, largest stream first. Before
 // it returns, Pack decodes every stream with lzma.Decode, undoes the filter
 // and compares the result with the original bytes.
 //
