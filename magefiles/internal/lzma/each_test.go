@@ -67,7 +67,9 @@ func TestEncodeGolden(t *testing.T) {
 
 // TestEncodeEach checks that encoding under several Props at once, with
 // one search for matches, gives what Encode gives for each, on inputs of
-// many match table blocks and of less than one.
+// many match table blocks and of less than one, whether the encoders find
+// no core to run on beside the caller's, one for two of them, or one each;
+// and that EncodeEach gives back every core it took.
 func TestEncodeEach(t *testing.T) {
 	head := realELF(t)
 	inputs := map[string][]byte{
@@ -76,33 +78,43 @@ func TestEncodeEach(t *testing.T) {
 		"one-block":    head[:matchBlockSize],
 		"empty":        nil,
 	}
+	spare := map[string]int{"none": -1, "one": 1, "each": 2}
 	for name, data := range inputs {
-		t.Run(name, func(t *testing.T) {
-			ps := []Props{{LC: 4, PB: 0}, {LC: 0, LP: 2, PB: 2}}
-			for i := range ps {
-				ps[i].DictSize = uint32(max(len(data), MinDictSize))
-			}
-			outs, err := EncodeEach(data, ps)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(outs) != len(ps) {
-				t.Fatalf("got %d streams for %d props", len(outs), len(ps))
-			}
-			for i, p := range ps {
-				want, err := Encode(data, p)
+		for coresName, n := range spare {
+			t.Run(name+"/cores="+coresName, func(t *testing.T) {
+				var cores chan struct{}
+				if n >= 0 {
+					cores = make(chan struct{}, n)
+				}
+				ps := []Props{{LC: 4, PB: 0}, {LC: 0, LP: 2, PB: 2}, {LC: 3, PB: 2}}
+				for i := range ps {
+					ps[i].DictSize = uint32(max(len(data), MinDictSize))
+				}
+				outs, err := EncodeEach(data, ps, cores)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !bytes.Equal(outs[i], want) {
-					t.Errorf("%+v: EncodeEach wrote %d bytes, Encode %d, or other bytes", p, len(outs[i]), len(want))
+				if len(cores) != 0 {
+					t.Errorf("%d cores not given back", len(cores))
 				}
-				dec, err := Decode(outs[i], p, len(data))
-				if err != nil || !bytes.Equal(dec, data) {
-					t.Errorf("%+v: the stream does not decode to its input: %v", p, err)
+				if len(outs) != len(ps) {
+					t.Fatalf("got %d streams for %d props", len(outs), len(ps))
 				}
-			}
-		})
+				for i, p := range ps {
+					want, err := Encode(data, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(outs[i], want) {
+						t.Errorf("%+v: EncodeEach wrote %d bytes, Encode %d, or other bytes", p, len(outs[i]), len(want))
+					}
+					dec, err := Decode(outs[i], p, len(data))
+					if err != nil || !bytes.Equal(dec, data) {
+						t.Errorf("%+v: the stream does not decode to its input: %v", p, err)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -115,7 +127,7 @@ func TestEncodeEachRejects(t *testing.T) {
 		"invalid":          {ok, {LC: 9, DictSize: MinDictSize}},
 		"two dictionaries": {ok, other},
 	} {
-		if _, err := EncodeEach([]byte("data"), ps); err == nil {
+		if _, err := EncodeEach([]byte("data"), ps, nil); err == nil {
 			t.Errorf("%s: EncodeEach succeeded", name)
 		} else if name != "no props" && !errors.Is(err, ErrProps) {
 			t.Errorf("%s: error %v does not wrap ErrProps", name, err)

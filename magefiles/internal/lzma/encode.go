@@ -10,7 +10,7 @@ import "fmt"
 // Encode fails only for Props that Validate rejects and for inputs of
 // MaxEncodeSize bytes or more.
 func Encode(data []byte, p Props) ([]byte, error) {
-	out, err := EncodeEach(data, []Props{p})
+	out, err := EncodeEach(data, []Props{p}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -19,10 +19,14 @@ func Encode(data []byte, p Props) ([]byte, error) {
 
 // EncodeEach returns what Encode returns for data and each of ps: the
 // matches in data do not depend on LC, LP and PB, so it looks for them once
-// for all, and its encoders, one goroutine each, parse side by side. With a
-// core for each, it takes a little more than one Encode. The ps must all
+// for all. Its encoders parse side by side as far as cores allows: cores is
+// a semaphore the caller shares with its other work, where a send takes a
+// core and a receive gives it back. EncodeEach never waits for a core: the
+// encoders it finds none for run in turn on the calling goroutine, which
+// holds a core of its own. With cores nil they all do; with a core for
+// each, EncodeEach takes a little more than one Encode. The ps must all
 // have the same DictSize.
-func EncodeEach(data []byte, ps []Props) ([][]byte, error) {
+func EncodeEach(data []byte, ps []Props, cores chan struct{}) ([][]byte, error) {
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("encoding: no props")
 	}
@@ -37,7 +41,7 @@ func EncodeEach(data []byte, ps []Props) ([][]byte, error) {
 	if int64(len(data)) >= MaxEncodeSize {
 		return nil, fmt.Errorf("encoding: input of %d bytes is too large", len(data))
 	}
-	return encodeAll(data, ps), nil
+	return encodeAll(data, ps, cores), nil
 }
 
 // MaxEncodeSize bounds the input of Encode: its match finder numbers

@@ -142,13 +142,14 @@ func (o *optimal) step() {
 }
 
 // encodeAll codes data under each of ps with the optimal parse. The
-// encoders share one match table and work in step, each on a goroutine of
-// its own: each codes as far as the table's current block lets it parse
-// ahead, and when all have, the table moves on to the next block. Each
-// encoder has its own model and parser, and the table does not change
-// while they read it, so the output does not depend on timing. ps share
-// one DictSize.
-func encodeAll(data []byte, ps []Props) [][]byte {
+// encoders share one match table and work in step: each codes as far as
+// the table's current block lets it parse ahead, and when all have, the
+// table moves on to the next block. For each block, every encoder but the
+// first that can take a core from cores runs on a goroutine of its own;
+// the others run on the caller's, one after the other. Each encoder has its
+// own model and parser, and the table does not change while they read it,
+// so the output does not depend on timing. ps share one DictSize.
+func encodeAll(data []byte, ps []Props, cores chan struct{}) [][]byte {
 	t := newMatchTable(data, ps[0].DictSize)
 	encs := make([]*optimal, len(ps))
 	for i, p := range ps {
@@ -164,14 +165,22 @@ func encodeAll(data []byte, ps []Props) [][]byte {
 			}
 		}
 		var wg sync.WaitGroup
+		here := encs[:1:1]
 		for _, o := range encs[1:] {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				run(o)
-			}()
+			select {
+			case cores <- struct{}{}:
+				wg.Add(1)
+				go func() {
+					defer func() { <-cores; wg.Done() }()
+					run(o)
+				}()
+			default:
+				here = append(here, o)
+			}
 		}
-		run(encs[0])
+		for _, o := range here {
+			run(o)
+		}
 		wg.Wait()
 		if last {
 			break

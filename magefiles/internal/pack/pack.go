@@ -72,7 +72,7 @@ var (
 type options struct {
 	code, data []lzma.Props // LZMA parameters to try on code and on data
 	kinds      []branchKind // branch filters to try on code
-	workers    int          // encoders that may run at once
+	workers    int          // cores that estimates and encoders may use at once
 }
 
 // Pack compresses a static linux/amd64 or linux/386 ELF executable and
@@ -187,8 +187,9 @@ type candidate struct {
 // closeCall of the best; the smallest result wins, ties going to the
 // earlier candidate. The chosen candidates of one stream and filter are
 // encoded by one lzma.EncodeEach, which finds their matches once.
-// Estimates and encodes run concurrently, at most o.workers at a time, and
-// the result does not depend on their timing.
+// Estimates and encodes run concurrently on at most o.workers cores; an
+// EncodeEach also parses on the cores the others leave free. The result
+// does not depend on their timing.
 func search(streams []piece, o options) ([]encoding, error) {
 	// input returns the stream's bytes under a filter, and filterPCTables's
 	// count of value bytes.
@@ -272,7 +273,8 @@ func search(streams []piece, o options) ([]encoding, error) {
 			}
 		})
 	}
-	runAll(estimates, o.workers)
+	cores := make(chan struct{}, max(1, o.workers))
+	runAll(estimates, cores)
 	for _, g := range groups {
 		if g.err != nil {
 			return nil, fmt.Errorf("estimating stream %d: %w", g.stream, g.err)
@@ -326,7 +328,7 @@ func search(streams []piece, o options) ([]encoding, error) {
 				props[k] = c.props
 			}
 			in, split := input(streams[j.stream], j.kind, j.pc)
-			outs, err := lzma.EncodeEach(in, props)
+			outs, err := lzma.EncodeEach(in, props, cores)
 			for k, c := range j.cands {
 				if err != nil {
 					c.err = err
@@ -336,7 +338,7 @@ func search(streams []piece, o options) ([]encoding, error) {
 			}
 		}
 	}
-	runAll(encodes, o.workers)
+	runAll(encodes, cores)
 
 	best := make([]*candidate, len(streams))
 	for _, c := range chosen {
@@ -355,16 +357,15 @@ func search(streams []piece, o options) ([]encoding, error) {
 	return encs, nil
 }
 
-// runAll runs the functions, at most workers at a time, and returns when
-// all have.
-func runAll(fns []func(), workers int) {
-	sem := make(chan struct{}, max(1, workers))
+// runAll runs the functions, each on a core taken from the semaphore cores
+// (a send takes one, a receive gives it back), and returns when all have.
+func runAll(fns []func(), cores chan struct{}) {
 	var wg sync.WaitGroup
 	for _, fn := range fns {
 		wg.Add(1)
-		sem <- struct{}{}
+		cores <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-cores; wg.Done() }()
 			fn()
 		}()
 	}
