@@ -77,10 +77,10 @@
 // into its tree in the same way whether its matches are read or not. So
 // the finder runs ahead of the parse, a block of 16,384 positions at a
 // time, and EncodeEach, which codes one input under several Props, lets
-// all its encoders read one finder's blocks: they parse side by side, each
-// on its own goroutine, as far as the current block allows, and then the
-// finder moves on to the next. Pricing
-// skips the edges that could not change the graph: a rep at a distance
+// all its encoders read one finder's blocks: they parse as far as the
+// current block allows, side by side on as many cores as the caller lets
+// them take, and then the finder moves on to the next. Pricing skips the
+// edges that could not change the graph: a rep at a distance
 // already offered from the same position at no higher a price leaves the
 // same key at every length, and would be kept at none.
 //

@@ -67,50 +67,62 @@ func TestEncodeGolden(t *testing.T) {
 
 // TestEncodeEach checks that encoding under several Props at once, with
 // one search for matches, gives what Encode gives for each, on inputs of
-// many match table blocks and of less than one, whether the encoders find
-// no core to run on beside the caller's, one for two of them, or one each;
-// and that EncodeEach gives back every core it took.
+// many match table blocks, of a part of one after them, and of less than
+// one. It does so with no semaphore of cores, and with one that holds the
+// caller's core and has none, one or two more free, as pack's does; and it
+// checks that EncodeEach gives back every core it took and no other.
 func TestEncodeEach(t *testing.T) {
 	head := realELF(t)
 	inputs := map[string][]byte{
 		"gohello-head": head,
+		"partial-last": head[:2*matchBlockSize+777],
 		"short":        head[:5000],
 		"one-block":    head[:matchBlockSize],
 		"empty":        nil,
 	}
-	spare := map[string]int{"none": -1, "one": 1, "each": 2}
+	coreCases := []struct {
+		name string
+		free int // cores free beside the caller's; -1: no semaphore
+	}{
+		{"nil", -1},
+		{"none-free", 0},
+		{"one-free", 1},
+		{"two-free", 2},
+	}
 	for name, data := range inputs {
-		for coresName, n := range spare {
-			t.Run(name+"/cores="+coresName, func(t *testing.T) {
+		ps := []Props{{LC: 4, PB: 0}, {LC: 0, LP: 2, PB: 2}, {LC: 3, PB: 2}}
+		want := make([][]byte, len(ps))
+		for i := range ps {
+			ps[i].DictSize = uint32(max(len(data), MinDictSize))
+			out, err := Encode(data, ps[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dec, err := Decode(out, ps[i], len(data)); err != nil || !bytes.Equal(dec, data) {
+				t.Fatalf("%s %+v: the stream does not decode to its input: %v", name, ps[i], err)
+			}
+			want[i] = out
+		}
+		for _, cc := range coreCases {
+			t.Run(name+"/"+cc.name, func(t *testing.T) {
 				var cores chan struct{}
-				if n >= 0 {
-					cores = make(chan struct{}, n)
-				}
-				ps := []Props{{LC: 4, PB: 0}, {LC: 0, LP: 2, PB: 2}, {LC: 3, PB: 2}}
-				for i := range ps {
-					ps[i].DictSize = uint32(max(len(data), MinDictSize))
+				if cc.free >= 0 {
+					cores = make(chan struct{}, 1+cc.free)
+					cores <- struct{}{} // the caller's own
 				}
 				outs, err := EncodeEach(data, ps, cores)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(cores) != 0 {
-					t.Errorf("%d cores not given back", len(cores))
+				if cores != nil && len(cores) != 1 {
+					t.Errorf("%d cores taken after EncodeEach returned, want only the caller's", len(cores))
 				}
 				if len(outs) != len(ps) {
 					t.Fatalf("got %d streams for %d props", len(outs), len(ps))
 				}
 				for i, p := range ps {
-					want, err := Encode(data, p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !bytes.Equal(outs[i], want) {
-						t.Errorf("%+v: EncodeEach wrote %d bytes, Encode %d, or other bytes", p, len(outs[i]), len(want))
-					}
-					dec, err := Decode(outs[i], p, len(data))
-					if err != nil || !bytes.Equal(dec, data) {
-						t.Errorf("%+v: the stream does not decode to its input: %v", p, err)
+					if !bytes.Equal(outs[i], want[i]) {
+						t.Errorf("%+v: EncodeEach wrote %d bytes, Encode %d, or other bytes", p, len(outs[i]), len(want[i]))
 					}
 				}
 			})

@@ -19,13 +19,16 @@ func Encode(data []byte, p Props) ([]byte, error) {
 
 // EncodeEach returns what Encode returns for data and each of ps: the
 // matches in data do not depend on LC, LP and PB, so it looks for them once
-// for all. Its encoders parse side by side as far as cores allows: cores is
-// a semaphore the caller shares with its other work, where a send takes a
-// core and a receive gives it back. EncodeEach never waits for a core: the
-// encoders it finds none for run in turn on the calling goroutine, which
-// holds a core of its own. With cores nil they all do; with a core for
-// each, EncodeEach takes a little more than one Encode. The ps must all
-// have the same DictSize.
+// for all. Its encoders parse side by side as far as cores allows: cores,
+// nil or buffered, is a semaphore the caller shares with its other work,
+// where a send takes a core and a receive gives it back. The first encoder
+// runs on the calling goroutine, for which EncodeEach takes no core; each
+// other one runs on a goroutine of its own when a core can be had without
+// waiting, and on the calling goroutine otherwise. Cores are taken for one
+// block of positions at a time, and all are given back before EncodeEach
+// returns. With cores nil the encoders all run in turn on the calling
+// goroutine; with a free core for each but the first, EncodeEach takes a
+// little more than one Encode. The ps must all have the same DictSize.
 func EncodeEach(data []byte, ps []Props, cores chan struct{}) ([][]byte, error) {
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("encoding: no props")

@@ -144,11 +144,13 @@ func (o *optimal) step() {
 // encodeAll codes data under each of ps with the optimal parse. The
 // encoders share one match table and work in step: each codes as far as
 // the table's current block lets it parse ahead, and when all have, the
-// table moves on to the next block. For each block, every encoder but the
-// first that can take a core from cores runs on a goroutine of its own;
-// the others run on the caller's, one after the other. Each encoder has its
-// own model and parser, and the table does not change while they read it,
-// so the output does not depend on timing. ps share one DictSize.
+// table moves on to the next block. For each block, the first encoder runs
+// on the caller's goroutine; each other one runs on a goroutine of its own
+// if a core can be taken from cores without waiting, and otherwise on the
+// caller's after the first. The cores are given back at the end of the
+// block. Each encoder has its own model and parser, and the table does not
+// change while they read it, so the output does not depend on timing. ps
+// share one DictSize.
 func encodeAll(data []byte, ps []Props, cores chan struct{}) [][]byte {
 	t := newMatchTable(data, ps[0].DictSize)
 	encs := make([]*optimal, len(ps))
@@ -157,6 +159,7 @@ func encodeAll(data []byte, ps []Props, cores chan struct{}) [][]byte {
 		e.mt = t
 		encs[i] = newOptimal(e)
 	}
+	here := make([]*optimal, 0, len(encs))
 	for {
 		last := t.cur.hi == len(data)
 		run := func(o *optimal) {
@@ -165,7 +168,7 @@ func encodeAll(data []byte, ps []Props, cores chan struct{}) [][]byte {
 			}
 		}
 		var wg sync.WaitGroup
-		here := encs[:1:1]
+		here = append(here[:0], encs[0])
 		for _, o := range encs[1:] {
 			select {
 			case cores <- struct{}{}:

@@ -50,11 +50,12 @@
 // result; ties go to the earlier candidate, so the output does not depend
 // on timing. The candidates encoded in full that share a stream and a
 // filter go through one lzma.EncodeEach, which searches the filtered bytes
-// for matches once for all of them and parses for each on a goroutine of
-// its own. Estimates and encodes run concurrently, at most GOMAXPROCS at a
-// time, largest stream first. Before
-// it returns, Pack decodes every stream with lzma.Decode, undoes the filter
-// and compares the result with the original bytes.
+// for matches once for all of them and parses for them side by side on the
+// cores the other jobs leave free. Estimates, encodes and those parses
+// share GOMAXPROCS cores through one semaphore; the encodes of the largest
+// streams start first. Before it returns, Pack decodes every stream with
+// lzma.Decode, undoes the filter and compares the result with the original
+// bytes.
 //
 // A stream of data that holds a Go program's pclntab (Go 1.18 and later)
 // goes through two filters first (pctab.go): the pc-table filter, which
