@@ -25,6 +25,14 @@ import "encoding/binary"
 // Calls are always converted; whether jumps and conditional jumps are too is
 // a choice per stream, because converting them helps some code (C) and hurts
 // other code (Go, whose jumps mostly stay inside one function).
+//
+// On amd64 the filter also converts RIP-relative operands, which Go and C
+// code use to reach their data: an opcode byte of ripOpcode followed by a
+// ModRM byte with mod 00 and r/m 101, then the 32-bit displacement, which
+// becomes the displacement plus the offset of the operand's end (where an
+// immediate follows, the address minus the immediate's size, the same for
+// every use of the instruction). The test, the arithmetic and the moves are
+// those of a branch operand, with the operand two bytes after the opcode.
 
 // branchKind selects the opcodes the filter converts besides calls.
 type branchKind uint8
@@ -32,7 +40,29 @@ type branchKind uint8
 const (
 	branchJumps branchKind = 1 << iota // E9 jmp rel32
 	branchCond                         // 0F 8x jcc rel32
+	_                                  // filterPC's bit in the stub header
+	branchRIP                          // RIP-relative disp32 after an opcode of ripOpcodes
 )
+
+// ripOpcode holds the opcode bytes after which the filter reads a ModRM
+// byte: the last byte of an opcode (after any prefix, REX or 0F) that takes
+// a ModRM byte and is common with a RIP-relative operand in Go and C code
+// for amd64 (LEA, MOV, CMP, ADD, SUB, TEST, MOVZX, MOVSXD, SSE moves...).
+// stub.c's rip_opcodes is the same set as a bitmap.
+var ripOpcode = func() (t [256]bool) {
+	for _, op := range []byte{
+		0x01, 0x03, 0x0b, 0x10, 0x11, 0x2b, 0x33, 0x39, 0x3b, 0x63,
+		0x6f, 0x80, 0x81, 0x83, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8d,
+		0x92, 0xb1, 0xb6, 0xc6, 0xc7, 0xef, 0xf6, 0xff,
+	} {
+		t[op] = true
+	}
+	return t
+}()
+
+// ripModRM reports whether a ModRM byte (mod 00, r/m 101) means a 32-bit
+// displacement from the end of the instruction on amd64.
+func ripModRM(m byte) bool { return m&0xc7 == 0x05 }
 
 // branchKinds are the filters the packer tries on code.
 var branchKinds = []branchKind{0, branchJumps, branchJumps | branchCond}
@@ -45,6 +75,8 @@ func branchStep(b []byte, i int, kind branchKind) (op, next int) {
 	case b[i] == 0xe8, b[i] == 0xe9 && kind&branchJumps != 0:
 		op = i + 1
 	case b[i] == 0x0f && kind&branchCond != 0 && len(b)-i >= 6 && b[i+1]&0xf0 == 0x80:
+		op = i + 2
+	case kind&branchRIP != 0 && len(b)-i >= 6 && ripOpcode[b[i]] && ripModRM(b[i+1]):
 		op = i + 2
 	default:
 		return 0, i + 1

@@ -38,7 +38,10 @@
 // package's own: it rewrites the 32-bit operand of each call (E8), and
 // optionally of each jump (E9) and conditional jump (0F 8x), from relative
 // to absolute, so that repeated calls of one function become repeated
-// bytes; see bcj.go for how the filter stays reversible on any bytes. Then
+// bytes; on amd64 it does the same for every RIP-relative operand of the
+// common instructions that take one (LEA, MOV, CMP...), which Go and C code
+// use to reach their data. See bcj.go for how the filter stays reversible
+// on any bytes. Then
 // the internal/lzma package encodes the stream as raw LZMA1. A stream of
 // code has six candidates (every filter with lc 4 and with lc 3, pb 0), a
 // stream of data three (lc 3, 1 and 2, pb 2). Pack ranks them with

@@ -41,11 +41,12 @@ type arch struct {
 	phentsize int    // bytes in a program header
 	limit     uint64 // no address of the packed file reaches this
 	stubBase  uint64 // where the stub goes when the program may be anywhere
+	rip       bool   // code reaches data relative to the instruction pointer
 }
 
 var (
 	amd64 = &arch{name: "amd64", class: elfClass64, machine: emAMD64, word: 8, ehsize: 64, phentsize: 56,
-		limit: 1 << 46, stubBase: 0x400000}
+		limit: 1 << 46, stubBase: 0x400000, rip: true}
 	i386 = &arch{name: "386", class: elfClass32, machine: em386, word: 4, ehsize: 52, phentsize: 32,
 		limit: 0xc0000000, stubBase: 0x8048000}
 )

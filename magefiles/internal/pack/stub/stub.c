@@ -151,10 +151,22 @@ __attribute__((noinline, noreturn)) static void die(const char *why, word n)
 #define FILTER_JUMPS 1
 #define FILTER_COND 2
 #define FILTER_PC 4
+#define FILTER_RIP 8
+
+#ifdef __x86_64__
+/* With FILTER_RIP, the opcode bytes after which a ModRM byte of mod 00 and
+ * r/m 101 (a 32-bit displacement from the instruction's end) had its
+ * operand converted too, a bit per byte value (bcj.go's ripOpcode). */
+static const unsigned char rip_opcodes[32] = {
+	0x0a, 0x08, 0x03, 0x00, 0x00, 0x08, 0x08, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x08, 0x80, 0x00, 0x00,
+	0x8b, 0x2f, 0x04, 0x00, 0x00, 0x00, 0x42, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x80, 0x40, 0x80,
+};
+#endif
 
 /*
  * unfilter undoes the packer's x86 branch filter on p[0:n]. Where a call
- * (E8), and if kind says so a jump (E9) or conditional jump (0F 8x), has a
+ * (E8), and if kind says so a jump (E9), a conditional jump (0F 8x) or an
+ * opcode of rip_opcodes followed by a RIP-relative ModRM byte, has a
  * 32-bit operand whose top byte is 00 or FF, the packer replaced the
  * relative displacement by the absolute target: the displacement plus the
  * offset of the instruction's end, modulo 2^25 and sign-extended from bit
@@ -172,6 +184,11 @@ static void unfilter(unsigned char *p, word n, word kind)
 			op = i + 1;
 		else if (p[i] == 0x0F && (kind & FILTER_COND) && i + 6 <= n && (p[i + 1] & 0xF0) == 0x80)
 			op = i + 2;
+#ifdef __x86_64__
+		else if ((kind & FILTER_RIP) && i + 6 <= n && (rip_opcodes[p[i] >> 3] >> (p[i] & 7) & 1) &&
+			 (p[i + 1] & 0xC7) == 0x05)
+			op = i + 2;
+#endif
 		else {
 			i++;
 			continue;
