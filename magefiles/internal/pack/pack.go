@@ -86,11 +86,11 @@ func Pack(bin []byte) ([]byte, Info, error) {
 
 // encoding is one compressed stream.
 type encoding struct {
-	out   []byte
-	props lzma.Props
-	kind  branchKind
-	pc    bool // under the pc-table filter
-	split int  // with pc, filterPCTables's count of value bytes
+	out    []byte
+	props  lzma.Props
+	kind   branchKind
+	pc     bool     // under the pc-table filter
+	groups pcGroups // with pc, filterPCTables's lengths of parts
 }
 
 func pack(bin []byte, o options) ([]byte, Info, error) {
@@ -205,18 +205,18 @@ type candidate struct {
 // does not depend on their timing.
 func search(streams []piece, o options) ([]encoding, error) {
 	// input returns the stream's bytes under a filter, and filterPCTables's
-	// count of value bytes.
-	input := func(s piece, kind branchKind, pc bool) (in []byte, split int) {
+	// lengths of parts.
+	input := func(s piece, kind branchKind, pc bool) (in []byte, g pcGroups) {
 		switch {
 		case s.filtered > 0:
 			in = bytes.Clone(s.data)
 			filterBranches(in[s.filter:s.filter+s.filtered], kind)
-			return in, 0
+			return in, g
 		case pc:
 			in = bytes.Clone(s.data)
 			return in, filterPCTables(in, s.pc)
 		}
-		return s.data, 0
+		return s.data, g
 	}
 	withDict := func(props []lzma.Props, n int) []lzma.Props {
 		out := make([]lzma.Props, len(props))
@@ -340,14 +340,14 @@ func search(streams []piece, o options) ([]encoding, error) {
 			for k, c := range j.cands {
 				props[k] = c.props
 			}
-			in, split := input(streams[j.stream], j.kind, j.pc)
+			in, groups := input(streams[j.stream], j.kind, j.pc)
 			outs, err := lzma.EncodeEach(in, props, cores)
 			for k, c := range j.cands {
 				if err != nil {
 					c.err = err
 					continue
 				}
-				c.res = encoding{out: outs[k], props: c.props, kind: c.kind, pc: c.pc, split: split}
+				c.res = encoding{out: outs[k], props: c.props, kind: c.kind, pc: c.pc, groups: groups}
 			}
 		}
 	}
@@ -399,7 +399,7 @@ func verify(e encoding, s piece) error {
 	case s.filtered > 0:
 		unfilterBranches(got[s.filter:s.filter+s.filtered], e.kind)
 	case e.pc:
-		if err := unfilterPCTables(got, s.pc, e.split); err != nil {
+		if err := unfilterPCTables(got, s.pc, e.groups); err != nil {
 			return err
 		}
 	}
@@ -411,11 +411,13 @@ func verify(e encoding, s piece) error {
 
 // Header layout: words of the target's size, as struct header, struct
 // stream and struct range in stub/stub.c; struct stream has pcStreamWords
-// in the stub that undoes the pc-table filter.
+// and pcGroupBytes (the pc-table filter's lengths of parts, as uint32s
+// before its last two words) in the stub that undoes the pc-table filter.
 const (
 	headerWords   = 8
 	streamWords   = 7
 	pcStreamWords = 9
+	pcGroupBytes  = 4 * len(pcGroups{})
 	rangeWords    = 3
 	flagRelocate  = 1
 	// filterPC marks, beside the branchKind bits, a stream under the
@@ -490,16 +492,20 @@ func assemble(p *program, l *layout, stub []byte, encs []encoding, pc bool) ([]b
 		w.word(uint64(len(s.data)))
 		w.word(data)
 		w.word(uint64(len(e.out)))
-		filter, filtered, split, nfunc, kind := s.filter, s.filtered, 0, 0, uint64(e.kind)
+		filter, filtered, kind := s.filter, s.filtered, uint64(e.kind)
+		var pa pcArea
 		if e.pc {
-			filter, filtered, split, nfunc, kind = s.pc.start, s.pc.n, e.split, s.pc.nfunc, filterPC
+			filter, filtered, kind, pa = s.pc.start, s.pc.n, filterPC, s.pc
 		}
 		w.word(uint64(e.props.LC) | uint64(e.props.LP)<<8 | uint64(e.props.PB)<<16 | kind<<24)
 		w.word(uint64(filter))
 		w.word(uint64(filtered))
 		if pc {
-			w.word(uint64(split))
-			w.word(uint64(nfunc))
+			for _, n := range e.groups {
+				w.u32(uint32(n))
+			}
+			w.word(uint64(pa.nfunc))
+			w.word(uint64(pa.pcdata))
 		}
 		data += uint64(len(e.out))
 	}
@@ -528,11 +534,10 @@ func sizes(p *program, l *layout, stub []byte, pc bool) (nph, blobOff, dataOff i
 		nph = 2
 	}
 	blobOff = alignUp(a.ehsize+nph*a.phentsize, a.word)
-	words := streamWords
+	tableLen := (headerWords + streamWords*len(l.streams) + rangeWords*len(l.ranges)) * a.word
 	if pc {
-		words = pcStreamWords
+		tableLen += ((pcStreamWords-streamWords)*a.word + pcGroupBytes) * len(l.streams)
 	}
-	tableLen := (headerWords + words*len(l.streams) + rangeWords*len(l.ranges)) * a.word
 	return nph, blobOff, blobOff + len(stub) + tableLen
 }
 

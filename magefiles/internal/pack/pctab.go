@@ -46,6 +46,7 @@ const (
 // functions the function table that follows them lists.
 type pcArea struct {
 	start, n, nfunc int
+	pcdata          int // with nfunc, where a record keeps its pcdata tables' offsets
 }
 
 // pcTables finds a Go pclntab's pc tables in data, for a program whose
@@ -87,7 +88,10 @@ func pcHeaderAt(data []byte, at, word int) (a pcArea, ok bool) {
 	}
 	a = pcArea{start: at + int(tab) + 1, n: int(fn - tab - 1)}
 	if nfunc < uint64(len(h)) && funcsFit(h[fn:], int(nfunc)) {
-		a.nfunc = int(nfunc)
+		a.nfunc, a.pcdata = int(nfunc), funcPCData120
+		if binary.LittleEndian.Uint32(h) == pcMagic118 {
+			a.pcdata = funcPCData118
+		}
 	}
 	return a, true
 }
@@ -101,15 +105,99 @@ func varintEnd(b []byte, i int) int {
 	return min(i+1, len(b))
 }
 
-// splitPC applies the pc-table filter to b: it returns the value deltas
-// followed by the pc deltas, and the number of bytes of value deltas.
-func splitPC(b []byte) ([]byte, int) {
-	vals := make([]byte, 0, len(b))
-	var pcs []byte
-	first := true
+// The pc-table filter also sorts the tables by kind, which the function
+// records say: a record names its function's stack, file and line tables
+// and its pcdata tables, and tables of one kind are like each other and
+// unlike the others (stack offsets against line deltas, say). The value
+// deltas go first, those of stack tables, then of file tables and so on,
+// then the pc deltas in the same order; a table that starts where no record
+// points, or that only a pcdata table from the fifth on names, is of the
+// last kind, and a table that records name as two kinds is of the first of
+// them. The filter is still defined on any bytes: the kinds are read from
+// the records, which the stub restores before it rejoins the tables, and
+// where no function table was found every table is of the last kind. On the
+// Go hello the kinds make the pc tables another 6% smaller under xz.
+
+// pcKinds is the number of kinds of table the filter sorts by: stack, file
+// and line (0 to 2), pcdata 0 to 3 (3 to 6), and the rest (pcOther).
+const (
+	pcKinds = 8
+	pcOther = pcKinds - 1
+)
+
+// pcGroups are the lengths of the parts of the filtered pc tables: the
+// value deltas of each kind, then the pc deltas of each kind.
+type pcGroups [2 * pcKinds]int
+
+// The fields of a _func record the kinds are read from: the offsets of its
+// stack, file and line tables, its number of pcdata tables, and where the
+// offsets of those are in records of Go 1.18 and 1.19 and of Go 1.20 on.
+// funcRecordRead is the bytes of a record that must be there for any of
+// it to be read, through the number of pcdata tables.
+const (
+	funcStackField  = 16
+	funcNPCDataFld  = 28
+	funcRecordRead  = funcNPCDataFld + 4
+	funcPCData118   = 40
+	funcPCData120   = 44
+	funcKindsPCData = 4 // pcdata tables whose kind is their own
+)
+
+// pcTableKinds returns, for each byte of the pc tables that a says are in
+// data, one more than the kind of the table that the function records say
+// starts there, or 0. The records are those after the tables, as they are
+// before the function-table filter or after it is undone. A record is read
+// when its first funcRecordRead bytes are in data, and each table offset
+// in it when that is, so any bytes give a result; the stub reads them the
+// same way.
+func pcTableKinds(data []byte, a pcArea) []byte {
+	kinds := make([]byte, a.n)
+	ft := data[a.start+a.n:]
+	if a.nfunc == 0 || funcTableLen(a.nfunc) > len(ft) {
+		return kinds
+	}
+	u32 := func(at int) uint32 { return binary.LittleEndian.Uint32(ft[at:]) }
+	for i := range a.nfunc {
+		rec := int(u32(i*8 + 4))
+		if rec > len(ft)-funcRecordRead {
+			continue
+		}
+		for k := 0; k < 3+funcKindsPCData && (k < 3 || uint32(k-3) < u32(rec+funcNPCDataFld)); k++ {
+			at := rec + funcStackField + 4*k
+			if k >= 3 {
+				at = rec + a.pcdata + 4*(k-3)
+			}
+			if at > len(ft)-4 {
+				break
+			}
+			// Offsets count from the empty table before the area.
+			off := int64(u32(at)) - 1
+			if off < 0 || off >= int64(a.n) {
+				continue
+			}
+			if m := &kinds[off]; *m == 0 || int(*m) > k+1 {
+				*m = byte(k + 1)
+			}
+		}
+	}
+	return kinds
+}
+
+// splitPC applies the pc-table filter to b, whose tables' kinds are as
+// pcTableKinds says: it returns the value deltas of each kind, then the pc
+// deltas of each kind, and their lengths.
+func splitPC(b, kinds []byte) ([]byte, pcGroups) {
+	var parts [2 * pcKinds][]byte
+	first, k := true, pcOther
 	for i := 0; i < len(b); {
+		if first {
+			k = pcOther
+			if kinds[i] != 0 {
+				k = int(kinds[i]) - 1
+			}
+		}
 		end := varintEnd(b, i)
-		vals = append(vals, b[i:end]...)
+		parts[k] = append(parts[k], b[i:end]...)
 		lone := end == i+1 && b[i] == 0
 		i = end
 		if lone && !first {
@@ -118,19 +206,36 @@ func splitPC(b []byte) ([]byte, int) {
 		}
 		first = false
 		end = varintEnd(b, i)
-		pcs = append(pcs, b[i:end]...)
+		parts[pcKinds+k] = append(parts[pcKinds+k], b[i:end]...)
 		i = end
 	}
-	return append(vals, pcs...), len(vals)
+	out := make([]byte, 0, len(b))
+	var g pcGroups
+	for j, part := range parts {
+		out = append(out, part...)
+		g[j] = len(part)
+	}
+	return out, g
 }
 
-// joinPC undoes splitPC: f is its output and split its count of value
-// bytes. ok is false when f cannot be split's output: a varint is wanted
-// from values or pc deltas that are used up, or some are left over. The
-// stub does the same in C.
-func joinPC(f []byte, split int) (out []byte, ok bool) {
+// joinPC undoes splitPC: f is its output, kinds as for splitPC, g its
+// lengths. ok is false when f cannot be split's output: the lengths do not
+// add up to f's, a varint is wanted from a part that is used up, or some
+// part is left over. The stub does the same in C.
+func joinPC(f, kinds []byte, g pcGroups) (out []byte, ok bool) {
+	var parts [2 * pcKinds][]byte
+	at := 0
+	for j, n := range g {
+		if n < 0 || n > len(f)-at {
+			return nil, false
+		}
+		parts[j] = f[at : at+n]
+		at += n
+	}
+	if at != len(f) || len(kinds) != len(f) {
+		return nil, false
+	}
 	out = make([]byte, 0, len(f))
-	vals, pcs := f[:split], f[split:]
 	// copyVarint moves one varint from *src to out, stopping when out is
 	// full, and reports whether it was a lone zero byte.
 	copyVarint := func(src *[]byte) (lone, ok bool) {
@@ -148,9 +253,15 @@ func joinPC(f []byte, split int) (out []byte, ok bool) {
 		}
 		return len(out) == start+1 && out[start] == 0, true
 	}
-	first := true
+	first, k := true, pcOther
 	for len(out) < len(f) {
-		lone, ok := copyVarint(&vals)
+		if first {
+			k = pcOther
+			if kinds[len(out)] != 0 {
+				k = int(kinds[len(out)]) - 1
+			}
+		}
+		lone, ok := copyVarint(&parts[k])
 		if !ok {
 			return nil, false
 		}
@@ -159,11 +270,16 @@ func joinPC(f []byte, split int) (out []byte, ok bool) {
 			continue
 		}
 		first = false
-		if _, ok := copyVarint(&pcs); !ok {
+		if _, ok := copyVarint(&parts[pcKinds+k]); !ok {
 			return nil, false
 		}
 	}
-	return out, len(vals) == 0 && len(pcs) == 0
+	for _, part := range parts {
+		if len(part) != 0 {
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 // The function table follows the pc tables: for each function a pair of
@@ -247,27 +363,28 @@ func undeltaFuncs(b []byte, nfunc int) bool {
 
 // filterPCTables applies the pc-table filter to data's pc tables where a says,
 // and the function-table filter to the function table after them when a
-// has one, in place. It returns the number of bytes of value deltas, which
-// the stub needs to undo the split.
-func filterPCTables(data []byte, a pcArea) (split int) {
+// has one, in place. It returns the lengths of the filtered tables' parts,
+// which the stub needs to undo the split.
+func filterPCTables(data []byte, a pcArea) pcGroups {
 	tab := data[a.start : a.start+a.n]
-	f, split := splitPC(tab)
+	f, g := splitPC(tab, pcTableKinds(data, a))
 	copy(tab, f)
 	if a.nfunc > 0 {
 		deltaFuncs(data[a.start+a.n:], a.nfunc)
 	}
-	return split
+	return g
 }
 
-// unfilterPCTables undoes filterPCTables in place, as the stub does.
-func unfilterPCTables(data []byte, a pcArea, split int) error {
-	tab, ok := joinPC(data[a.start:a.start+a.n], split)
+// unfilterPCTables undoes filterPCTables in place, as the stub does: the
+// function table first, whose records give the tables' kinds.
+func unfilterPCTables(data []byte, a pcArea, g pcGroups) error {
+	if a.nfunc > 0 && !undeltaFuncs(data[a.start+a.n:], a.nfunc) {
+		return errors.New("the function table does not fit")
+	}
+	tab, ok := joinPC(data[a.start:a.start+a.n], pcTableKinds(data, a), g)
 	if !ok {
 		return errors.New("the pc tables do not join")
 	}
 	copy(data[a.start:], tab)
-	if a.nfunc > 0 && !undeltaFuncs(data[a.start+a.n:], a.nfunc) {
-		return errors.New("the function table does not fit")
-	}
 	return nil
 }

@@ -13,63 +13,147 @@ import (
 )
 
 // TestSplitPC checks the pc-table filter's output on tables written out by
-// hand, and that joinPC gives the input back.
+// hand, and that joinPC gives the input back. Where kinds is nil every
+// table is of the last kind; otherwise it maps positions to 1 + a kind.
 func TestSplitPC(t *testing.T) {
+	other := func(vals, pcs int) pcGroups {
+		var g pcGroups
+		g[pcOther], g[pcKinds+pcOther] = vals, pcs
+		return g
+	}
 	tests := []struct {
 		name  string
 		in    []byte
+		kinds map[int]byte
 		out   []byte
-		split int
+		g     pcGroups
 	}{
-		{"nothing", []byte{}, []byte{}, 0},
-		{"one table", []byte{0x02, 0x10, 0x04, 0x05, 0x00}, []byte{0x02, 0x04, 0x00, 0x10, 0x05}, 3},
+		{"nothing", []byte{}, nil, []byte{}, other(0, 0)},
+		{"one table", []byte{0x02, 0x10, 0x04, 0x05, 0x00}, nil, []byte{0x02, 0x04, 0x00, 0x10, 0x05}, other(3, 2)},
 		{"a zero first value does not end the table",
-			[]byte{0x00, 0x03, 0x02, 0x01, 0x00}, []byte{0x00, 0x02, 0x00, 0x03, 0x01}, 3},
+			[]byte{0x00, 0x03, 0x02, 0x01, 0x00}, nil, []byte{0x00, 0x02, 0x00, 0x03, 0x01}, other(3, 2)},
 		{"two tables, varints of two bytes",
-			[]byte{0x81, 0x01, 0x90, 0x02, 0x00, 0x06, 0x07},
-			[]byte{0x81, 0x01, 0x00, 0x06, 0x90, 0x02, 0x07}, 4},
+			[]byte{0x81, 0x01, 0x90, 0x02, 0x00, 0x06, 0x07}, nil,
+			[]byte{0x81, 0x01, 0x00, 0x06, 0x90, 0x02, 0x07}, other(4, 3)},
 		{"a zero of two bytes is a value, not an end",
-			[]byte{0x02, 0x01, 0x80, 0x00, 0x03}, []byte{0x02, 0x80, 0x00, 0x01, 0x03}, 3},
-		{"a varint cut off by the end", []byte{0x05, 0x80}, []byte{0x05, 0x80}, 1},
-		{"a value cut off by the end", []byte{0x05, 0x01, 0xff}, []byte{0x05, 0xff, 0x01}, 2},
-		{"ends right after a table", []byte{0x04, 0x01, 0x00, 0x00}, []byte{0x04, 0x00, 0x00, 0x01}, 3},
+			[]byte{0x02, 0x01, 0x80, 0x00, 0x03}, nil, []byte{0x02, 0x80, 0x00, 0x01, 0x03}, other(3, 2)},
+		{"a varint cut off by the end", []byte{0x05, 0x80}, nil, []byte{0x05, 0x80}, other(1, 1)},
+		{"a value cut off by the end", []byte{0x05, 0x01, 0xff}, nil, []byte{0x05, 0xff, 0x01}, other(2, 1)},
+		{"ends right after a table", []byte{0x04, 0x01, 0x00, 0x00}, nil, []byte{0x04, 0x00, 0x00, 0x01}, other(3, 1)},
+		{"a line table, then a stack table: stack values first",
+			[]byte{0x02, 0x10, 0x04, 0x05, 0x00, 0x06, 0x07}, map[int]byte{0: 1 + 2, 5: 1 + 0},
+			[]byte{0x06, 0x02, 0x04, 0x00, 0x07, 0x10, 0x05},
+			pcGroups{0: 1, 2: 3, pcKinds + 0: 1, pcKinds + 2: 2}},
+		{"a kind marked inside a table is not read",
+			[]byte{0x02, 0x10, 0x04, 0x05, 0x00, 0x06, 0x07}, map[int]byte{2: 1 + 0, 5: 1 + 3},
+			[]byte{0x06, 0x02, 0x04, 0x00, 0x07, 0x10, 0x05},
+			pcGroups{3: 1, pcOther: 3, pcKinds + 3: 1, pcKinds + pcOther: 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, split := splitPC(tt.in)
-			if !bytes.Equal(out, tt.out) || split != tt.split {
-				t.Errorf("splitPC(% x) = % x, %d; want % x, %d", tt.in, out, split, tt.out, tt.split)
+			kinds := make([]byte, len(tt.in))
+			for at, k := range tt.kinds {
+				kinds[at] = k
 			}
-			back, ok := joinPC(out, split)
+			out, g := splitPC(tt.in, kinds)
+			if !bytes.Equal(out, tt.out) || g != tt.g {
+				t.Errorf("splitPC(% x) = % x, %v; want % x, %v", tt.in, out, g, tt.out, tt.g)
+			}
+			back, ok := joinPC(out, kinds, g)
 			if !ok || !bytes.Equal(back, tt.in) {
-				t.Errorf("joinPC(% x, %d) = % x, %v; want % x, true", out, split, back, ok, tt.in)
+				t.Errorf("joinPC(% x, %v) = % x, %v; want % x, true", out, g, back, ok, tt.in)
 			}
 		})
 	}
 }
 
-// TestJoinPCRefuses checks that joinPC, like the stub, refuses a split
-// point that does not match the bytes.
+// TestJoinPCRefuses checks that joinPC, like the stub, refuses lengths of
+// parts that do not match the bytes.
 func TestJoinPCRefuses(t *testing.T) {
-	out, split := splitPC([]byte{0x02, 0x10, 0x04, 0x05, 0x00, 0x06, 0x07})
-	for _, bad := range []int{0, split - 1, split + 1, len(out)} {
-		if back, ok := joinPC(out, bad); ok {
-			t.Errorf("joinPC(% x, %d) = % x, true; want a refusal (the split is %d)", out, bad, back, split)
+	in := []byte{0x02, 0x10, 0x04, 0x05, 0x00, 0x06, 0x07}
+	kinds := []byte{3, 0, 0, 0, 0, 1, 0}
+	out, g := splitPC(in, kinds)
+	moved := g
+	moved[2]--
+	moved[3]++
+	long := g
+	long[pcKinds+2]++
+	short := g
+	short[0]--
+	negative := g
+	negative[4] = -1
+	negative[5] = 1
+	for _, bad := range []pcGroups{moved, long, short, negative} {
+		if back, ok := joinPC(out, kinds, bad); ok {
+			t.Errorf("joinPC(% x, %v) = % x, true; want a refusal (the lengths are %v)", out, bad, back, g)
 		}
+	}
+	if back, ok := joinPC(out, kinds[:3], g); ok {
+		t.Errorf("joinPC with kinds shorter than the tables = % x, true; want a refusal", back)
 	}
 }
 
-// FuzzSplitPC checks that the pc-table filter gives back any bytes, that
-// the function-table filter gives back any table that fits and refuses
-// without panicking any that does not, and that reading a pclntab header
-// never panics.
+// TestPCTableKinds checks the kinds read from the function records: the
+// stack, file, line and first four pcdata tables, the first kind where two
+// records disagree, and nothing for offsets outside the tables or records
+// that do not fit.
+func TestPCTableKinds(t *testing.T) {
+	const n = 40
+	// record returns a Go 1.20 _func record naming the given tables.
+	record := func(sp, file, line uint32, pcdata ...uint32) []byte {
+		r := make([]byte, funcPCData120)
+		binary.LittleEndian.PutUint32(r[funcStackField:], sp)
+		binary.LittleEndian.PutUint32(r[funcStackField+4:], file)
+		binary.LittleEndian.PutUint32(r[funcStackField+8:], line)
+		binary.LittleEndian.PutUint32(r[funcNPCDataFld:], uint32(len(pcdata)))
+		for _, o := range pcdata {
+			r = binary.LittleEndian.AppendUint32(r, o)
+		}
+		return r
+	}
+	recs := [][]byte{
+		record(1, 3, 5, 7, 0, 9, 11, 13, 15),
+		record(5, 3, 19, n, n+1),                  // its stack table is the first one's line table
+		record(21, 22, 23, 24)[:funcNPCDataFld+4], // its pcdata offsets past the end
+	}
+	ft := make([]byte, funcTableLen(len(recs)))
+	for i, r := range recs {
+		binary.LittleEndian.PutUint32(ft[i*8+4:], uint32(len(ft)))
+		ft = append(ft, r...)
+	}
+	data := append(make([]byte, 1+n), ft...)
+	a := pcArea{start: 1, n: n, nfunc: len(recs), pcdata: funcPCData120}
+	want := make([]byte, n)
+	for off, k := range map[int]int{1: 0, 3: 1, 5: 0, 7: 3, 9: 5, 11: 6, 19: 2, n: 3, 21: 0, 22: 1, 23: 2} {
+		want[off-1] = byte(k + 1)
+	}
+	if diff := cmp.Diff(want, pcTableKinds(data, a)); diff != "" {
+		t.Errorf("pcTableKinds (-want +got):\n%s", diff)
+	}
+	a.nfunc = 0
+	if got := pcTableKinds(data, a); !bytes.Equal(got, make([]byte, n)) {
+		t.Errorf("pcTableKinds without a function table = %v, want no kinds", got)
+	}
+}
+
+// FuzzSplitPC checks that the pc-table filter gives back any bytes under
+// any kinds, that the function-table filter gives back any table that fits
+// and refuses without panicking any that does not, that reading a pclntab
+// header never panics, and that both filters together give back any data
+// whose header is read.
 func FuzzSplitPC(f *testing.F) {
-	f.Add([]byte{0x02, 0x10, 0x04, 0x05, 0x00, 0x06, 0x07})
-	f.Add(pcHeader(8, pcMagic120, 1, 8, 120, 200))
-	f.Add(funcTable([]int{44, 52, 44, 60}))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		out, split := splitPC(b)
-		if back, ok := joinPC(out, split); !ok || !bytes.Equal(back, b) {
+	f.Add([]byte{0x02, 0x10, 0x04, 0x05, 0x00, 0x06, 0x07}, []byte{3, 0, 1})
+	f.Add(pcHeader(8, pcMagic120, 1, 8, 120, 200), []byte{})
+	f.Add(funcTable([]int{44, 52, 44, 60}), []byte{8})
+	f.Fuzz(func(t *testing.T, b, ks []byte) {
+		kinds := make([]byte, len(b))
+		for i := range kinds {
+			if len(ks) > 0 {
+				kinds[i] = ks[i%len(ks)] % (pcKinds + 1)
+			}
+		}
+		out, g := splitPC(b, kinds)
+		if back, ok := joinPC(out, kinds, g); !ok || !bytes.Equal(back, b) {
 			t.Fatalf("joinPC(splitPC(% x)) = % x, %v", b, back, ok)
 		}
 		for nfunc := range 6 {
@@ -84,9 +168,18 @@ func FuzzSplitPC(f *testing.F) {
 			}
 		}
 		for _, word := range []int{4, 8} {
-			if a, ok := pcTables(b, word); ok && (a.start < 1 || a.n < 1 || a.start+a.n > len(b) || b[a.start-1] != 0 ||
-				a.nfunc > 0 && !funcsFit(b[a.start+a.n:], a.nfunc)) {
+			a, ok := pcTables(b, word)
+			if !ok {
+				continue
+			}
+			if a.start < 1 || a.n < 1 || a.start+a.n > len(b) || b[a.start-1] != 0 ||
+				a.nfunc > 0 && !funcsFit(b[a.start+a.n:], a.nfunc) {
 				t.Fatalf("pcTables(% x, %d) = %+v, which is not a table", b, word, a)
+			}
+			d := bytes.Clone(b)
+			g := filterPCTables(d, a)
+			if err := unfilterPCTables(d, a, g); err != nil || !bytes.Equal(d, b) {
+				t.Fatalf("unfilterPCTables(filterPCTables(% x, %+v)) = % x, %v", b, a, d, err)
 			}
 		}
 	})
@@ -198,7 +291,7 @@ func TestPCTablesOfGoPrograms(t *testing.T) {
 				}
 				return int(binary.LittleEndian.Uint32(tab[8+4*k:]))
 			}
-			if hdr := (pcArea{start: field(pcTableWord) + 1, n: field(pcFuncWord) - field(pcTableWord) - 1, nfunc: field(pcFuncCountWord)}); a != hdr {
+			if hdr := (pcArea{start: field(pcTableWord) + 1, n: field(pcFuncWord) - field(pcTableWord) - 1, nfunc: field(pcFuncCountWord), pcdata: funcPCData120}); a != hdr {
 				t.Fatalf("pcTables = %+v; the header says %+v", a, hdr)
 			}
 
@@ -235,8 +328,8 @@ func TestPCTablesOfGoPrograms(t *testing.T) {
 }
 
 // TestPCStubFailures checks that the stub that undoes the pc-table filter
-// stops with a message and status 127 when the split point or the number
-// of functions is wrong.
+// stops with a message and status 127 when the lengths of the parts, the
+// number of functions or where records keep their pcdata tables are wrong.
 func TestPCStubFailures(t *testing.T) {
 	path := goProgram(t, "../../../apps/hello", "amd64")
 	packed, info := packFile(t, path, quick)
@@ -249,23 +342,33 @@ func TestPCStubFailures(t *testing.T) {
 		t.Fatalf("no stream is under the pc-table filter: %+v", info.Streams)
 	}
 	off, a := headerOffset(t, good)
-	split := off + (headerWords+i*pcStreamWords+7)*a.word
-	nfunc := split + a.word
+	groups := off + headerWords*a.word + i*(pcStreamWords*a.word+pcGroupBytes) + streamWords*a.word
+	nfunc := groups + pcGroupBytes
+	pcdata := nfunc + a.word
+	group := func(k int) uint32 { return binary.LittleEndian.Uint32(good[groups+4*k:]) }
+	const line = 2 // the line tables' values
 	tests := []struct {
 		name  string
 		at    int
 		value uint64
+		size  int
 	}{
-		{"no value bytes", split, 0},
-		{"more value bytes than filtered bytes", split, uint64(info.Streams[i].Filtered) + 1},
-		{"every byte a value byte", split, uint64(info.Streams[i].Filtered)},
-		{"a function table larger than the stream", nfunc, 1 << 40},
-		{"more functions than the stream can hold", nfunc, 1 << 17},
+		{"a part longer than the tables", groups + 4*line, uint64(info.Streams[i].Filtered) + 1, 4},
+		{"parts that add up to less", groups + 4*line, uint64(group(line) - 1), 4},
+		{"parts that add up to more", groups + 4*pcKinds, uint64(group(pcKinds) + 1), 4},
+		{"a byte of one part counted in the next", groups + 4*line, uint64(group(line)) - 1 + uint64(group(line+1)+1)<<32, 8},
+		{"a function table larger than the stream", nfunc, 1 << 40, 8},
+		{"more functions than the stream can hold", nfunc, 1 << 17, 8},
+		{"pcdata offsets past every record", pcdata, 1 << 40, 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := bytes.Clone(good)
-			binary.LittleEndian.PutUint64(b[tt.at:], tt.value)
+			if tt.size == 4 {
+				binary.LittleEndian.PutUint32(b[tt.at:], uint32(tt.value))
+			} else {
+				binary.LittleEndian.PutUint64(b[tt.at:], tt.value)
+			}
 			name := filepath.Join(t.TempDir(), "damaged")
 			if err := os.WriteFile(name, b, 0o755); err != nil {
 				t.Fatal(err)

@@ -17,6 +17,13 @@
 typedef unsigned long word;
 
 /* The header the packer writes after the stub, in native words. */
+#ifdef PC_TABLES
+/* The kinds of pc table the packer groups the tables by (pctab.go's pcKinds),
+ * and how many of them are pcdata tables. */
+#define PC_KINDS 8
+#define PC_KIND_PCDATA 4
+#endif
+
 struct header {
 	word base;      /* lowest address of the program's memory */
 	word size;      /* bytes of address space from base */
@@ -41,8 +48,9 @@ struct stream {
 	word filter;    /* start of the filtered bytes, from offset */
 	word filtered;  /* bytes under the filter */
 #ifdef PC_TABLES
-	word split;     /* FILTER_PC: bytes of value deltas */
+	lz_u32 groups[2 * PC_KINDS]; /* FILTER_PC: bytes of value deltas of each kind, then of pc deltas */
 	word nfunc;     /* FILTER_PC: functions in the table after the filtered bytes */
+	word pcdata;    /* FILTER_PC: offset of the pcdata tables' offsets in a record */
 #endif
 };
 
@@ -209,49 +217,6 @@ static void unfilter(unsigned char *p, word n, word kind)
 }
 
 #ifdef PC_TABLES
-/*
- * unsplit undoes the packer's pc-table filter on p[0:n], which holds the
- * value deltas, p[0:split], then the pc deltas. Working from a copy, it
- * moves from the start a value varint (bytes up to one below 0x80) and,
- * unless the value is a lone zero byte after a table's first pair, which
- * ends the table, a pc varint, until p is full. It returns nonzero when
- * the two parts were not used up exactly. Each byte written is read from
- * one part or the other, so n bytes are read in all and the pc deltas are
- * never read past split + n: the copy has room for that, and the loop
- * needs no bounds but p's.
- */
-static int unsplit(unsigned char *p, word n, word split)
-{
-	unsigned char *t, *end = p + n, *at;
-	const unsigned char *v, *d;
-	int first = 1;
-	word i;
-	/* 2n cannot wrap where n is mapped memory and words are 64-bit. */
-	if (split > n || (sizeof(word) < 8 && n > ~(word)0 / 2))
-		return 1;
-	t = map(0, 2 * n, 0);
-	if (failed(t))
-		return 1;
-	for (i = 0; i < n; i++)
-		t[i] = p[i];
-	v = t;
-	d = t + split;
-	while (p < end) {
-		at = p;
-		while ((*p++ = *v++) >= 0x80 && p < end)
-			;
-		if (p == at + 1 && *at == 0 && !first) {
-			first = 1;
-			continue;
-		}
-		first = 0;
-		while (p < end && (*p++ = *d++) >= 0x80)
-			;
-	}
-	sys(SYS_munmap, (long)t, (long)(2 * n), 0, 0);
-	return v != t + split || d != t + n;
-}
-
 static lz_u32 get32(const unsigned char *p)
 {
 	lz_u32 v;
@@ -292,6 +257,100 @@ static int undelta(unsigned char *p, word n, word nfunc)
 	}
 	return 0;
 }
+
+/*
+ * kinds_of marks in k[0:n], for each table of the pc tables p[0:n] that a
+ * function record names, 1 + its kind: 1 to 3 for the stack, file and line
+ * tables at 16, 20 and 24 in the record, 4 to 7 for the first four pcdata
+ * tables (their number at 28, their offsets at pcdata), the lowest where
+ * two records disagree. Records come from the function table of nfunc
+ * functions in f[0:m] that follows p, once undelta has restored it; a
+ * record is read when its first 32 bytes are in f, and each offset when it
+ * is.
+ */
+static void kinds_of(unsigned char *k, word n, const unsigned char *f, word m, word nfunc, word pcdata)
+{
+	word i, j, rec, at, off;
+	for (i = 0; i < nfunc; i++) {
+		rec = get32(f + 8 * i + 4);
+		if (rec > m || m - rec < 32)
+			continue;
+		for (j = 0; j < 3 + PC_KIND_PCDATA && (j < 3 || j - 3 < get32(f + rec + 28)); j++) {
+			at = rec + (j < 3 ? 16 + 4 * j : pcdata + 4 * (j - 3));
+			if (at > m - 4)
+				break;
+			off = (word)get32(f + at) - 1;
+			if (off < n && (k[off] == 0 || k[off] > j + 1))
+				k[off] = (unsigned char)(j + 1);
+		}
+	}
+}
+
+/*
+ * unsplit undoes the packer's pc-table filter on p[0:n], which holds the
+ * value deltas of the tables of each kind, then their pc deltas, of the
+ * lengths in g; f[0:m] is the function table after them, restored by
+ * undelta, nfunc and pcdata as for kinds_of, which marks the tables' kinds
+ * in memory of its own. Working from a copy, for each table it takes the
+ * kind marked where it starts (PC_KINDS - 1 where none is) and moves from
+ * that kind's value deltas a value varint (bytes up to one below 0x80) and,
+ * unless the value is a lone zero byte after the table's first pair, which
+ * ends the table, a varint from its pc deltas, until p is full. It returns
+ * nonzero when the lengths do not add up to n or the parts were not used
+ * up exactly. Each byte written is read from one part, so n bytes are read
+ * in all and no part is read past its start plus n: the copy has room for
+ * that, and the loop needs no bounds but p's.
+ */
+static int unsplit(unsigned char *p, word n, const lz_u32 *g, const unsigned char *f, word m, word nfunc,
+		   word pcdata)
+{
+	unsigned char *t, *k, *end = p + n, *at;
+	const unsigned char *src[2 * PC_KINDS];
+	int first = 1, bad = 0;
+	word i, sum = 0, c = PC_KINDS - 1;
+	/* 3n cannot wrap where n is mapped memory and words are 64-bit. */
+	if (sizeof(word) < 8 && n > ~(word)0 / 3)
+		return 1;
+	for (i = 0; i < 2 * PC_KINDS; i++) {
+		if (g[i] > n - sum)
+			return 1;
+		sum += g[i];
+	}
+	if (sum != n)
+		return 1;
+	t = map(0, 3 * n, 0);
+	if (failed(t))
+		return 1;
+	k = t + 2 * n;
+	if (nfunc)
+		kinds_of(k, n, f, m, nfunc, pcdata);
+	for (i = 0, sum = 0; i < 2 * PC_KINDS; i++) {
+		src[i] = t + sum;
+		sum += g[i];
+	}
+	for (i = 0; i < n; i++)
+		t[i] = p[i];
+	while (p < end) {
+		at = p;
+		if (first)
+			c = k[n - (word)(end - p)] ? k[n - (word)(end - p)] - 1u : PC_KINDS - 1;
+		while ((*p++ = *src[c]++) >= 0x80 && p < end)
+			;
+		if (p == at + 1 && *at == 0 && !first) {
+			first = 1;
+			continue;
+		}
+		first = 0;
+		while (p < end && (*p++ = *src[PC_KINDS + c]++) >= 0x80)
+			;
+	}
+	sys(SYS_munmap, (long)t, (long)(3 * n), 0, 0);
+	for (i = 0, sum = 0; i < 2 * PC_KINDS; i++) {
+		sum += g[i];
+		bad |= src[i] != t + sum;
+	}
+	return bad;
+}
 #endif
 
 struct job {
@@ -318,8 +377,8 @@ static void decode(void *arg)
 #ifdef PC_TABLES
 	if ((s->props >> 24) & FILTER_PC) {
 		word end = s->filter + s->filtered;
-		if (unsplit(out + s->filter, s->filtered, s->split) ||
-		    (s->nfunc && undelta(out + end, s->size - end, s->nfunc)))
+		if ((s->nfunc && undelta(out + end, s->size - end, s->nfunc)) ||
+		    unsplit(out + s->filter, s->filtered, s->groups, out + end, s->size - end, s->nfunc, s->pcdata))
 			goto corrupt;
 		return;
 	}
