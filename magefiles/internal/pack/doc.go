@@ -73,6 +73,11 @@
 // packs correctly, only less well. On the Go hello amd64 they make the
 // stream that holds them 8.5% smaller (BENCHMARKS.md).
 //
+// Most Go programs also hold strconv's table of the powers of ten, 11,136
+// bytes that LZMA cannot compress. Where a stream's filtered bytes hold it,
+// byte for byte as pow10.go computes it, Pack stores zeros in its place and
+// the stub computes it again (pow10.go).
+//
 // Converting jumps helps C code and hurts Go code, whose long jumps mostly
 // stay inside one function; so does converting conditional jumps. On the
 // example programs (BENCHMARKS.md) the search gives, byte for byte, the
@@ -90,8 +95,9 @@
 //  2. starts one thread (clone) per stream after the first, decodes the
 //     first stream itself and waits for the others on a futex; if no thread
 //     can be created it decodes the streams one after another;
-//  3. undoes the branch filter in each stream of code, or the pc-table
-//     filter in a stream of data, in the same thread;
+//  3. in the same thread, writes the table of powers of ten where the
+//     stream held it, then undoes the branch filter in each stream of
+//     code, or the pc-table filter in a stream of data;
 //  4. gives every page its segment's protection with mprotect and unmaps the
 //     pages no segment covers, then unmaps the compressed streams;
 //  5. sets AT_PHDR, AT_PHNUM and AT_ENTRY in the auxiliary vector to the

@@ -52,11 +52,15 @@ type Stream struct {
 	Props lzma.Props
 	// Filtered is the number of bytes under a filter, and Filter names
 	// it: for machine code under the x86 branch filter the branches it
-	// converts, "calls", "calls+jumps" or "calls+jumps+jcc"; for a Go
+	// converts, "calls", "calls+jumps" or "calls+jumps+jcc", with "+rip"
+	// on amd64, where RIP-relative operands are converted too; for a Go
 	// program's pc tables under the pc-table filter, "pc tables"; empty
 	// when no filter applies.
 	Filtered int
 	Filter   string
+	// Pow10 says the stream held Go's table of powers of ten, which the
+	// stub computes instead of decoding it.
+	Pow10 bool
 }
 
 // The LZMA parameters tried, which are the ones that win on Go and C
@@ -91,6 +95,7 @@ type encoding struct {
 	kind   branchKind
 	pc     bool     // under the pc-table filter
 	groups pcGroups // with pc, filterPCTables's lengths of parts
+	pow10  pow10At  // where the filtered bytes held the powers of ten
 }
 
 func pack(bin []byte, o options) ([]byte, Info, error) {
@@ -129,17 +134,17 @@ func pack(bin []byte, o options) ([]byte, Info, error) {
 		}
 	}
 
-	pc := slices.ContainsFunc(encs, func(e encoding) bool { return e.pc })
-	if pc {
-		stub = pcStubs[p.arch.name]
+	goStub := slices.ContainsFunc(encs, func(e encoding) bool { return e.pc || e.pow10.ok })
+	if goStub {
+		stub = goStubs[p.arch.name]
 	}
-	out, stubLen, err := assemble(p, l, stub, encs, pc)
+	out, stubLen, err := assemble(p, l, stub, encs, goStub)
 	if err != nil {
 		return nil, Info{}, err
 	}
 	info := Info{Arch: p.arch.name, Unpacked: len(bin), Packed: len(out), Stub: stubLen}
 	for i, s := range l.streams {
-		st := Stream{Offset: s.off, Size: len(s.data), Packed: len(encs[i].out), Props: encs[i].props}
+		st := Stream{Offset: s.off, Size: len(s.data), Packed: len(encs[i].out), Props: encs[i].props, Pow10: encs[i].pow10.ok}
 		switch {
 		case s.filtered > 0:
 			st.Filtered, st.Filter = s.filtered, encs[i].kind.String()
@@ -204,19 +209,21 @@ type candidate struct {
 // EncodeEach also parses on the cores the others leave free. The result
 // does not depend on their timing.
 func search(streams []piece, o options) ([]encoding, error) {
-	// input returns the stream's bytes under a filter, and filterPCTables's
-	// lengths of parts.
-	input := func(s piece, kind branchKind, pc bool) (in []byte, g pcGroups) {
+	// input returns the stream's bytes under a filter, filterPCTables's
+	// lengths of parts, and where the filtered bytes held the table of
+	// powers of ten, which input has replaced with zeros.
+	input := func(s piece, kind branchKind, pc bool) (in []byte, g pcGroups, p10 pow10At) {
+		in = bytes.Clone(s.data)
 		switch {
 		case s.filtered > 0:
-			in = bytes.Clone(s.data)
 			filterBranches(in[s.filter:s.filter+s.filtered], kind)
-			return in, g
 		case pc:
-			in = bytes.Clone(s.data)
-			return in, filterPCTables(in, s.pc)
+			g = filterPCTables(in, s.pc)
 		}
-		return s.data, g
+		if p10 = findPow10(in); p10.ok {
+			zeroPow10(in, p10)
+		}
+		return in, g, p10
 	}
 	withDict := func(props []lzma.Props, n int) []lzma.Props {
 		out := make([]lzma.Props, len(props))
@@ -275,7 +282,7 @@ func search(streams []piece, o options) ([]encoding, error) {
 			for i, c := range g.cands {
 				props[i] = c.props
 			}
-			in, _ := input(streams[g.stream], g.kind, g.pc)
+			in, _, _ := input(streams[g.stream], g.kind, g.pc)
 			sizes, err := lzma.Estimate(in, props)
 			if err != nil {
 				g.err = err
@@ -340,14 +347,14 @@ func search(streams []piece, o options) ([]encoding, error) {
 			for k, c := range j.cands {
 				props[k] = c.props
 			}
-			in, groups := input(streams[j.stream], j.kind, j.pc)
+			in, groups, p10 := input(streams[j.stream], j.kind, j.pc)
 			outs, err := lzma.EncodeEach(in, props, cores)
 			for k, c := range j.cands {
 				if err != nil {
 					c.err = err
 					continue
 				}
-				c.res = encoding{out: outs[k], props: c.props, kind: c.kind, pc: c.pc, groups: groups}
+				c.res = encoding{out: outs[k], props: c.props, kind: c.kind, pc: c.pc, groups: groups, pow10: p10}
 			}
 		}
 	}
@@ -395,6 +402,9 @@ func verify(e encoding, s piece) error {
 	if err != nil {
 		return err
 	}
+	if e.pow10.ok && !putPow10(got, e.pow10) {
+		return errors.New("the table of powers of ten does not fit")
+	}
 	switch {
 	case s.filtered > 0:
 		unfilterBranches(got[s.filter:s.filter+s.filtered], e.kind)
@@ -410,28 +420,30 @@ func verify(e encoding, s piece) error {
 }
 
 // Header layout: words of the target's size, as struct header, struct
-// stream and struct range in stub/stub.c; struct stream has pcStreamWords
+// stream and struct range in stub/stub.c; struct stream has goStreamWords
 // and pcGroupBytes (the pc-table filter's lengths of parts, as uint32s
-// before its last two words) in the stub that undoes the pc-table filter.
+// before its last three words) in the stub for Go programs.
 const (
 	headerWords   = 8
 	streamWords   = 7
-	pcStreamWords = 9
+	goStreamWords = 10
 	pcGroupBytes  = 4 * len(pcGroups{})
 	rangeWords    = 3
 	flagRelocate  = 1
 	// filterPC marks, beside the branchKind bits, a stream under the
 	// pc-table filter; stub.c's FILTER_PC.
 	filterPC = 4
+	// filterPow10HiFirst marks a stream whose table of powers of ten has
+	// the high half of each entry first; stub.c's FILTER_POW10_HI.
+	filterPow10HiFirst = 16
 )
 
 // assemble writes the packed file: ELF header, program headers, the stub,
-// its header, the streams. pc says the stub is the one that undoes the
-// pc-table filter. It returns the file and the bytes before the first
-// stream.
-func assemble(p *program, l *layout, stub []byte, encs []encoding, pc bool) ([]byte, int, error) {
+// its header, the streams. goStub says the stub is the one for Go
+// programs. It returns the file and the bytes before the first stream.
+func assemble(p *program, l *layout, stub []byte, encs []encoding, goStub bool) ([]byte, int, error) {
 	a := p.arch
-	nph, blobOff, size := sizes(p, l, stub, pc)
+	nph, blobOff, size := sizes(p, l, stub, goStub)
 	tableLen := size - blobOff - len(stub)
 	for _, e := range encs {
 		size += len(e.out)
@@ -497,15 +509,19 @@ func assemble(p *program, l *layout, stub []byte, encs []encoding, pc bool) ([]b
 		if e.pc {
 			filter, filtered, kind, pa = s.pc.start, s.pc.n, filterPC, s.pc
 		}
+		if e.pow10.hiFirst {
+			kind |= filterPow10HiFirst
+		}
 		w.word(uint64(e.props.LC) | uint64(e.props.LP)<<8 | uint64(e.props.PB)<<16 | kind<<24)
 		w.word(uint64(filter))
 		w.word(uint64(filtered))
-		if pc {
+		if goStub {
 			for _, n := range e.groups {
 				w.u32(uint32(n))
 			}
 			w.word(uint64(pa.nfunc))
 			w.word(uint64(pa.pcdata))
+			w.word(pow10Word(e.pow10))
 		}
 		data += uint64(len(e.out))
 	}
@@ -525,9 +541,9 @@ func assemble(p *program, l *layout, stub []byte, encs []encoding, pc bool) ([]b
 }
 
 // sizes returns the number of program headers of the packed file, the
-// offset of the stub in it, and the offset of the first stream; pc as for
-// assemble.
-func sizes(p *program, l *layout, stub []byte, pc bool) (nph, blobOff, dataOff int) {
+// offset of the stub in it, and the offset of the first stream; goStub as
+// for assemble.
+func sizes(p *program, l *layout, stub []byte, goStub bool) (nph, blobOff, dataOff int) {
 	a := p.arch
 	nph = 1
 	if p.hasStack {
@@ -535,8 +551,8 @@ func sizes(p *program, l *layout, stub []byte, pc bool) (nph, blobOff, dataOff i
 	}
 	blobOff = alignUp(a.ehsize+nph*a.phentsize, a.word)
 	tableLen := (headerWords + streamWords*len(l.streams) + rangeWords*len(l.ranges)) * a.word
-	if pc {
-		tableLen += ((pcStreamWords-streamWords)*a.word + pcGroupBytes) * len(l.streams)
+	if goStub {
+		tableLen += ((goStreamWords-streamWords)*a.word + pcGroupBytes) * len(l.streams)
 	}
 	return nph, blobOff, blobOff + len(stub) + tableLen
 }

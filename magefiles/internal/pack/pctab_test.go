@@ -327,9 +327,10 @@ func TestPCTablesOfGoPrograms(t *testing.T) {
 	}
 }
 
-// TestPCStubFailures checks that the stub that undoes the pc-table filter
-// stops with a message and status 127 when the lengths of the parts, the
-// number of functions or where records keep their pcdata tables are wrong.
+// TestPCStubFailures checks that the stub for Go programs stops with a
+// message and status 127 when the lengths of the parts, the number of
+// functions, where records keep their pcdata tables or where the table of
+// powers of ten goes are wrong.
 func TestPCStubFailures(t *testing.T) {
 	path := goProgram(t, "../../../apps/hello", "amd64")
 	packed, info := packFile(t, path, quick)
@@ -342,9 +343,13 @@ func TestPCStubFailures(t *testing.T) {
 		t.Fatalf("no stream is under the pc-table filter: %+v", info.Streams)
 	}
 	off, a := headerOffset(t, good)
-	groups := off + headerWords*a.word + i*(pcStreamWords*a.word+pcGroupBytes) + streamWords*a.word
+	groups := off + headerWords*a.word + i*(goStreamWords*a.word+pcGroupBytes) + streamWords*a.word
 	nfunc := groups + pcGroupBytes
 	pcdata := nfunc + a.word
+	pow10 := pcdata + a.word
+	if !info.Streams[i].Pow10 {
+		t.Fatalf("stream %d does not hold the table of powers of ten: %+v", i, info.Streams[i])
+	}
 	group := func(k int) uint32 { return binary.LittleEndian.Uint32(good[groups+4*k:]) }
 	const line = 2 // the line tables' values
 	tests := []struct {
@@ -360,6 +365,8 @@ func TestPCStubFailures(t *testing.T) {
 		{"a function table larger than the stream", nfunc, 1 << 40, 8},
 		{"more functions than the stream can hold", nfunc, 1 << 17, 8},
 		{"pcdata offsets past every record", pcdata, 1 << 40, 8},
+		{"a table of powers of ten past the stream's end", pow10, uint64(info.Streams[i].Size - pow10Bytes + 2), 8},
+		{"a table of powers of ten far past the stream's end", pow10, 1 << 62, 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -228,7 +228,7 @@ func headerOffset(t *testing.T, packed []byte) (int, *arch) {
 	}
 	off := alignUp(a.ehsize+len(f.Progs)*a.phentsize, a.word)
 	stub := stubs[a.name]
-	if pc := pcStubs[a.name]; bytes.HasPrefix(packed[off:], pc) {
+	if pc := goStubs[a.name]; bytes.HasPrefix(packed[off:], pc) {
 		stub = pc
 	}
 	return off + len(stub), a

@@ -3,8 +3,9 @@ package pack
 import _ "embed" // the stubs are embedded
 
 // The stubs as stubbuild.Build makes them from the sources beside them: for
-// each architecture the plain stub, and the one that also undoes the
-// pc-table filter, whose stream table has one word more per stream.
+// each architecture the plain stub, and the one for Go programs (the "pc"
+// build), which also undoes the pc-table filter and computes the table of
+// powers of ten, and whose stream table has more fields per stream.
 var (
 	//go:embed stub/stub_amd64.bin
 	stubAMD64 []byte
@@ -16,5 +17,5 @@ var (
 	stub386PC []byte
 
 	stubs   = map[string][]byte{"amd64": stubAMD64, "386": stub386}
-	pcStubs = map[string][]byte{"amd64": stubAMD64PC, "386": stub386PC}
+	goStubs = map[string][]byte{"amd64": stubAMD64PC, "386": stub386PC}
 )

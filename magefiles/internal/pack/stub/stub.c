@@ -51,6 +51,7 @@ struct stream {
 	lz_u32 groups[2 * PC_KINDS]; /* FILTER_PC: bytes of value deltas of each kind, then of pc deltas */
 	word nfunc;     /* FILTER_PC: functions in the table after the filtered bytes */
 	word pcdata;    /* FILTER_PC: offset of the pcdata tables' offsets in a record */
+	word pow10;     /* 0, or 1 + the offset of the table of powers of ten */
 #endif
 };
 
@@ -160,6 +161,7 @@ __attribute__((noinline, noreturn)) static void die(const char *why, word n)
 #define FILTER_COND 2
 #define FILTER_PC 4
 #define FILTER_RIP 8
+#define FILTER_POW10_HI 16 /* the table of powers of ten has its high halves first */
 
 #ifdef __x86_64__
 /* With FILTER_RIP, the opcode bytes after which a ModRM byte of mod 00 and
@@ -351,6 +353,62 @@ static int unsplit(unsigned char *p, word n, const lz_u32 *g, const unsigned cha
 	}
 	return bad;
 }
+
+/* The table of powers of ten (pow10.go): 696 entries of 16 bytes, for
+ * 1e-348 to 1e347; and the scale and size, in 16-bit limbs, of the numbers
+ * that compute it. */
+#define POW10_COUNT 696
+#define POW10_BYTES (16 * POW10_COUNT)
+#define POW10_NEG 348
+#define POW10_SCALE 1296
+#define POW10_LIMBS 154
+
+/* pow10_put writes at e the 128 bits of x[] from its leading one, as two
+ * little-endian halves, the high one first if hi. */
+static void pow10_put(unsigned char *e, const lz_u32 *x, word hi)
+{
+	word top = POW10_LIMBS * 16 - 1, k, pos;
+	while (!(x[top >> 4] >> (top & 15) & 1))
+		top--;
+	for (k = 0; k < 128; k++) {
+		pos = top - 127 + k;
+		if (x[pos >> 4] >> (pos & 15) & 1)
+			e[(k >> 3) ^ (hi ? 8 : 0)] |= (unsigned char)(1 << (k & 7));
+	}
+}
+
+/*
+ * pow10s writes Go's table of powers of ten at t, whose bytes are zero, as
+ * pow10.go's pow10Table does: from x = 2^POW10_SCALE it multiplies by ten
+ * for 1e0 up and, from x = 2^POW10_SCALE again, divides by ten, rounding
+ * down, for 1e-1 down, each entry the 128 bits of x from its leading one.
+ */
+static void pow10s(unsigned char *t, word hi)
+{
+	lz_u32 x[POW10_LIMBS], v, r;
+	word i, j;
+	for (i = 0; i < POW10_COUNT; i++) {
+		if (i % POW10_NEG == 0)
+			for (j = 0; j < POW10_LIMBS; j++)
+				x[j] = j == POW10_SCALE / 16;
+		if (i < POW10_NEG) {
+			pow10_put(t + 16 * (POW10_NEG + i), x, hi);
+			for (j = 0, r = 0; j < POW10_LIMBS; j++) {
+				v = x[j] * 10 + r;
+				x[j] = v & 0xFFFF;
+				r = v >> 16;
+			}
+		} else {
+			for (j = POW10_LIMBS, r = 0; j-- > 0;) {
+				v = r << 16 | x[j];
+				x[j] = v / 10;
+				r = v % 10;
+			}
+			pow10_put(t + 16 * (POW10_COUNT - 1 - i), x, hi);
+		}
+	}
+}
+
 #endif
 
 struct job {
@@ -375,6 +433,11 @@ static void decode(void *arg)
 		      probs) != 0)
 		goto corrupt;
 #ifdef PC_TABLES
+	if (s->pow10) {
+		if (s->size < POW10_BYTES || s->pow10 - 1 > s->size - POW10_BYTES)
+			goto corrupt;
+		pow10s(out + s->pow10 - 1, (s->props >> 24) & FILTER_POW10_HI);
+	}
 	if ((s->props >> 24) & FILTER_PC) {
 		word end = s->filter + s->filtered;
 		if ((s->nfunc && undelta(out + end, s->size - end, s->nfunc)) ||

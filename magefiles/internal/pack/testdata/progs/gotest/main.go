@@ -4,6 +4,9 @@
 //	                   entries and an FNV-1a hash of each list
 //	gotest stress      runs goroutines under garbage-collector pressure,
 //	                   sends itself SIGUSR1 and waits for it, then exits 3
+//	gotest floats      parses and formats a number at every power of ten
+//	                   strconv's table holds and prints an FNV-1a hash of
+//	                   the results
 package main
 
 import (
@@ -12,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -19,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gotest hash|stress")
+		fmt.Fprintln(os.Stderr, "usage: gotest hash|stress|floats")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -29,10 +33,26 @@ func main() {
 	case "stress":
 		stress()
 		os.Exit(3)
+	case "floats":
+		floats()
 	default:
 		fmt.Fprintln(os.Stderr, "unknown mode", os.Args[1])
 		os.Exit(2)
 	}
+}
+
+// floats parses a 19-digit number at each power of ten from 1e-348 to
+// 1e347, as float64 and float32, and formats each float64 result, which go
+// through the table's entries, and prints how many and a hash.
+func floats() {
+	var out []string
+	for e := -348; e <= 347; e++ {
+		s := "1234567890123456789e" + strconv.Itoa(e-18)
+		f64, _ := strconv.ParseFloat(s, 64)
+		f32, _ := strconv.ParseFloat(s, 32)
+		out = append(out, strconv.FormatFloat(f64, 'g', -1, 64), strconv.FormatFloat(f32, 'e', -1, 32))
+	}
+	fmt.Printf("floats=%d hash=%016x first=%s last=%s\n", len(out), sum(out), out[0], out[len(out)-2])
 }
 
 // sum hashes each string followed by a NUL byte.
