@@ -3,7 +3,10 @@ package pack
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -128,3 +131,71 @@ func TestPow10InGoPrograms(t *testing.T) {
 		})
 	}
 }
+
+// TestPow10Stub checks the stub's table byte for byte, in both layouts: a
+// freestanding C program that holds the table and writes it to stdout,
+// packed, must write the table.
+func TestPow10Stub(t *testing.T) {
+	for _, goarch := range []string{"amd64", "386"} {
+		for _, hiFirst := range []bool{true, false} {
+			table := pow10Table(hiFirst)
+			t.Run(fmt.Sprintf("%s hiFirst=%v", goarch, hiFirst), func(t *testing.T) {
+				var src strings.Builder
+				src.WriteString("static const unsigned char table[] = {")
+				for _, c := range table {
+					fmt.Fprintf(&src, "%d,", c)
+				}
+				src.WriteString("};\n" + writeTableC)
+				name := filepath.Join(t.TempDir(), "table.c")
+				if err := os.WriteFile(name, []byte(src.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				path := gccProgram(t, goarch, "-nostdlib", "-fno-pie", "-no-pie", name)
+				packed, info := packFile(t, path, quick)
+				if !slices.ContainsFunc(info.Streams, func(s Stream) bool { return s.Pow10 }) {
+					t.Fatalf("no stream has the table of powers of ten: %+v", info.Streams)
+				}
+				got := run(t, packed, "prog", nil, nil)
+				if got.Exit != 0 || !bytes.Equal([]byte(got.Stdout), table) {
+					t.Errorf("the packed program exits %d and writes %d bytes, which differ from the table's %d at byte %d",
+						got.Exit, len(got.Stdout), len(table), firstDiff([]byte(got.Stdout), table))
+				}
+			})
+		}
+	}
+}
+
+// writeTableC is the code of TestPow10Stub's program: it writes table to
+// stdout and exits 0.
+const writeTableC = `
+#ifdef __x86_64__
+static long sys3(long n, long a, long b, long c)
+{
+	__asm__ volatile("syscall" : "+a"(n) : "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return n;
+}
+#define SYS_WRITE 1
+#define SYS_EXIT 60
+#else
+static long sys3(long n, long a, long b, long c)
+{
+	__asm__ volatile("int $0x80" : "+a"(n) : "b"(a), "c"(b), "d"(c) : "memory");
+	return n;
+}
+#define SYS_WRITE 4
+#define SYS_EXIT 1
+#endif
+
+void _start(void)
+{
+	unsigned long done = 0;
+	while (done < sizeof table) {
+		long n = sys3(SYS_WRITE, 1, (long)(table + done), (long)(sizeof table - done));
+		if (n <= 0)
+			sys3(SYS_EXIT, 1, 0, 0);
+		done += n;
+	}
+	for (;;)
+		sys3(SYS_EXIT, 0, 0, 0);
+}
+`

@@ -187,22 +187,33 @@ static const unsigned char rip_opcodes[32] = {
  */
 static void unfilter(unsigned char *p, word n, word kind)
 {
-	word i = 0, op;
-	while (i + 5 <= n) {
-		lz_u32 v;
-		if (p[i] == 0xE8 || (p[i] == 0xE9 && (kind & FILTER_JUMPS)))
-			op = i + 1;
-		else if (p[i] == 0x0F && (kind & FILTER_COND) && i + 6 <= n && (p[i + 1] & 0xF0) == 0x80)
-			op = i + 2;
+	/* For each byte value, what the next byte must be for an operand to
+	 * start after them: (next & mask) == value, as mask | value << 8, and
+	 * whether the operand starts two bytes on, not one (bit 16). A value
+	 * outside its mask never matches. One load and one rarely taken branch
+	 * per byte of code. */
+	lz_u32 tab[256], e, v;
+	word i, op;
+	for (i = 0; i < 256; i++) {
+		tab[i] = 0x100;
 #ifdef __x86_64__
-		else if ((kind & FILTER_RIP) && i + 6 <= n && (rip_opcodes[p[i] >> 3] >> (p[i] & 7) & 1) &&
-			 (p[i + 1] & 0xC7) == 0x05)
-			op = i + 2;
+		if ((kind & FILTER_RIP) && (rip_opcodes[i >> 3] >> (i & 7) & 1))
+			tab[i] = 0x105C7;
 #endif
-		else {
+	}
+	tab[0xE8] = 0;
+	if (kind & FILTER_JUMPS)
+		tab[0xE9] = 0;
+	if (kind & FILTER_COND)
+		tab[0x0F] = 0x180F0;
+	i = 0;
+	while (i + 5 <= n) {
+		e = tab[p[i]];
+		if ((p[i + 1] & e & 0xFF) != (e >> 8 & 0xFF) || i + 5 + (e >> 16) > n) {
 			i++;
 			continue;
 		}
+		op = i + 1 + (e >> 16);
 		if ((unsigned char)(p[op + 3] + 1) > 1) {
 			i = op + 3;
 			continue;
@@ -363,48 +374,55 @@ static int unsplit(unsigned char *p, word n, const lz_u32 *g, const unsigned cha
 #define POW10_SCALE 1296
 #define POW10_LIMBS 154
 
-/* pow10_put writes at e the 128 bits of x[] from its leading one, as two
- * little-endian halves, the high one first if hi. */
-static void pow10_put(unsigned char *e, const lz_u32 *x, word hi)
+/* pow10_put writes at e the 128 bits of x[0:n] from its leading one, whose
+ * top limb x[n-1] is not zero, as two little-endian halves, the high one
+ * first if hi: byte k holds bits lo+8k to lo+8k+7, lo 127 bits below the
+ * leading one, which are in two limbs at most. */
+static void pow10_put(unsigned char *e, const lz_u32 *x, word n, word hi)
 {
-	word top = POW10_LIMBS * 16 - 1, k, pos;
-	while (!(x[top >> 4] >> (top & 15) & 1))
-		top--;
-	for (k = 0; k < 128; k++) {
-		pos = top - 127 + k;
-		if (x[pos >> 4] >> (pos & 15) & 1)
-			e[(k >> 3) ^ (hi ? 8 : 0)] |= (unsigned char)(1 << (k & 7));
+	word lo = n * 16 - 128, k, pos;
+	while (!(x[n - 1] >> (lo + 127 - (n - 1) * 16)))
+		lo--;
+	for (k = 0; k < 16; k++) {
+		pos = lo + 8 * k;
+		e[k ^ (hi ? 8 : 0)] = (unsigned char)((x[pos >> 4] | x[(pos >> 4) + 1] << 16) >> (pos & 15));
 	}
 }
 
 /*
- * pow10s writes Go's table of powers of ten at t, whose bytes are zero, as
- * pow10.go's pow10Table does: from x = 2^POW10_SCALE it multiplies by ten
- * for 1e0 up and, from x = 2^POW10_SCALE again, divides by ten, rounding
- * down, for 1e-1 down, each entry the 128 bits of x from its leading one.
+ * pow10s writes Go's table of powers of ten at t, as pow10.go's pow10Table
+ * does: from x = 2^POW10_SCALE it multiplies by ten for 1e0 up and, from
+ * x = 2^POW10_SCALE again, divides by ten, rounding down, for 1e-1 down,
+ * each entry the 128 bits of x from its leading one. n counts the limbs up
+ * to the highest that is not zero.
  */
 static void pow10s(unsigned char *t, word hi)
 {
-	lz_u32 x[POW10_LIMBS], v, r;
-	word i, j;
+	lz_u32 x[POW10_LIMBS + 1], v, r;
+	word i, j, n = 0;
 	for (i = 0; i < POW10_COUNT; i++) {
-		if (i % POW10_NEG == 0)
-			for (j = 0; j < POW10_LIMBS; j++)
+		if (i % POW10_NEG == 0) {
+			for (j = 0; j <= POW10_LIMBS; j++)
 				x[j] = j == POW10_SCALE / 16;
+			n = POW10_SCALE / 16 + 1;
+		}
 		if (i < POW10_NEG) {
-			pow10_put(t + 16 * (POW10_NEG + i), x, hi);
-			for (j = 0, r = 0; j < POW10_LIMBS; j++) {
+			pow10_put(t + 16 * (POW10_NEG + i), x, n, hi);
+			for (j = 0, r = 0; j < n; j++) {
 				v = x[j] * 10 + r;
 				x[j] = v & 0xFFFF;
 				r = v >> 16;
 			}
+			if (r)
+				x[n++] = r;
 		} else {
-			for (j = POW10_LIMBS, r = 0; j-- > 0;) {
+			for (j = n, r = 0; j-- > 0;) {
 				v = r << 16 | x[j];
 				x[j] = v / 10;
 				r = v % 10;
 			}
-			pow10_put(t + 16 * (POW10_COUNT - 1 - i), x, hi);
+			n -= !x[n - 1];
+			pow10_put(t + 16 * (POW10_COUNT - 1 - i), x, n, hi);
 		}
 	}
 }
