@@ -218,13 +218,12 @@ static void unfilter(unsigned char *p, word n, word kind)
 			i = op + 3;
 			continue;
 		}
-		v = (lz_u32)p[op] << 16 | (lz_u32)p[op + 1] << 8 | p[op + 2] | (lz_u32)p[op + 3] << 24;
-		v -= (lz_u32)(op + 4);
-		v = (v & 0x1FFFFFF) | (0u - ((v >> 24) & 1)) << 25;
+		/* Bit 24 and the top byte are both the sign: 00 or FF. */
+		v = ((lz_u32)p[op] << 16 | (lz_u32)p[op + 1] << 8 | p[op + 2] | (lz_u32)p[op + 3] << 24) - (lz_u32)(op + 4);
 		p[op] = (unsigned char)v;
 		p[op + 1] = (unsigned char)(v >> 8);
 		p[op + 2] = (unsigned char)(v >> 16);
-		p[op + 3] = (unsigned char)(v >> 24);
+		p[op + 3] = (unsigned char)(0u - (v >> 24 & 1));
 		i = op + 4;
 	}
 }
