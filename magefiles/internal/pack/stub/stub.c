@@ -302,8 +302,10 @@ static void kinds_of(unsigned char *k, word n, const unsigned char *f, word m, w
  * unsplit undoes the packer's pc-table filter on p[0:n], which holds the
  * value deltas of the tables of each kind, then their pc deltas, of the
  * lengths in g; f[0:m] is the function table after them, restored by
- * undelta, nfunc and pcdata as for kinds_of, which marks the tables' kinds
- * in memory of its own. Working from a copy, for each table it takes the
+ * undelta, nfunc and pcdata as for kinds_of. Working from a copy, it has
+ * kinds_of mark the tables' kinds in p itself, cleared: a table's mark is
+ * read before any byte is written where it starts, and bytes are only
+ * written where earlier tables went. Then, for each table, it takes the
  * kind marked where it starts (PC_KINDS - 1 where none is) and moves from
  * that kind's value deltas a value varint (bytes up to one below 0x80) and,
  * unless the value is a lone zero byte after the table's first pair, which
@@ -316,12 +318,12 @@ static void kinds_of(unsigned char *k, word n, const unsigned char *f, word m, w
 static int unsplit(unsigned char *p, word n, const lz_u32 *g, const unsigned char *f, word m, word nfunc,
 		   word pcdata)
 {
-	unsigned char *t, *k, *end = p + n, *at;
-	const unsigned char *src[2 * PC_KINDS];
-	int first = 1, bad = 0;
-	word i, sum = 0, c = PC_KINDS - 1;
-	/* 3n cannot wrap where n is mapped memory and words are 64-bit. */
-	if (sizeof(word) < 8 && n > ~(word)0 / 3)
+	unsigned char *t, *end = p + n, *at;
+	const unsigned char *src[2 * PC_KINDS], *v, *d;
+	int first, bad = 0;
+	word i, sum = 0, c;
+	/* 2n cannot wrap where n is mapped memory and words are 64-bit. */
+	if (sizeof(word) < 8 && n > ~(word)0 / 2)
 		return 1;
 	for (i = 0; i < 2 * PC_KINDS; i++) {
 		if (g[i] > n - sum)
@@ -330,33 +332,38 @@ static int unsplit(unsigned char *p, word n, const lz_u32 *g, const unsigned cha
 	}
 	if (sum != n)
 		return 1;
-	t = map(0, 3 * n, 0);
+	t = map(0, 2 * n, 0);
 	if (failed(t))
 		return 1;
-	k = t + 2 * n;
+	for (i = 0; i < n; i++) {
+		t[i] = p[i];
+		p[i] = 0;
+	}
 	if (nfunc)
-		kinds_of(k, n, f, m, nfunc, pcdata);
+		kinds_of(p, n, f, m, nfunc, pcdata);
 	for (i = 0, sum = 0; i < 2 * PC_KINDS; i++) {
 		src[i] = t + sum;
 		sum += g[i];
 	}
-	for (i = 0; i < n; i++)
-		t[i] = p[i];
 	while (p < end) {
-		at = p;
-		if (first)
-			c = k[n - (word)(end - p)] ? k[n - (word)(end - p)] - 1u : PC_KINDS - 1;
-		while ((*p++ = *src[c]++) >= 0x80 && p < end)
-			;
-		if (p == at + 1 && *at == 0 && !first) {
-			first = 1;
-			continue;
+		c = *p ? *p - 1u : PC_KINDS - 1;
+		v = src[c];
+		d = src[PC_KINDS + c];
+		for (first = 1;; first = 0) {
+			at = p;
+			while ((*p++ = *v++) >= 0x80 && p < end)
+				;
+			if (p == end || (p == at + 1 && *at == 0 && !first))
+				break;
+			while ((*p++ = *d++) >= 0x80 && p < end)
+				;
+			if (p == end)
+				break;
 		}
-		first = 0;
-		while (p < end && (*p++ = *src[PC_KINDS + c]++) >= 0x80)
-			;
+		src[c] = v;
+		src[PC_KINDS + c] = d;
 	}
-	sys(SYS_munmap, (long)t, (long)(3 * n), 0, 0);
+	sys(SYS_munmap, (long)t, (long)(2 * n), 0, 0);
 	for (i = 0, sum = 0; i < 2 * PC_KINDS; i++) {
 		sum += g[i];
 		bad |= src[i] != t + sum;
