@@ -183,6 +183,14 @@ func pcTableKinds(data []byte, a pcArea) []byte {
 	return kinds
 }
 
+// tableKind is the kind of a table whose start pcTableKinds marked so.
+func tableKind(mark byte) int {
+	if mark == 0 {
+		return pcOther
+	}
+	return int(mark) - 1
+}
+
 // splitPC applies the pc-table filter to b, whose tables' kinds are as
 // pcTableKinds says: it returns the value deltas of each kind, then the pc
 // deltas of each kind, and their lengths.
@@ -191,10 +199,7 @@ func splitPC(b, kinds []byte) ([]byte, pcGroups) {
 	first, k := true, pcOther
 	for i := 0; i < len(b); {
 		if first {
-			k = pcOther
-			if kinds[i] != 0 {
-				k = int(kinds[i]) - 1
-			}
+			k = tableKind(kinds[i])
 		}
 		end := varintEnd(b, i)
 		parts[k] = append(parts[k], b[i:end]...)
@@ -256,10 +261,7 @@ func joinPC(f, kinds []byte, g pcGroups) (out []byte, ok bool) {
 	first, k := true, pcOther
 	for len(out) < len(f) {
 		if first {
-			k = pcOther
-			if kinds[len(out)] != 0 {
-				k = int(kinds[len(out)]) - 1
-			}
+			k = tableKind(kinds[len(out)])
 		}
 		lone, ok := copyVarint(&parts[k])
 		if !ok {
