@@ -32,54 +32,64 @@ const (
 const pow10Scale = 1296
 
 // pow10Limbs is the number of 16-bit limbs of the largest number the
-// computation holds, 2^pow10Scale · 10^347, which has 2,449 bits.
+// computation holds, 2^pow10Scale · 10^348 after the last multiplication,
+// which has 2,453 bits.
 const pow10Limbs = 154
 
-// pow10Table computes the table, each entry's high half first when hiFirst.
-// It works as the stub does: in 16-bit limbs, so that the stub divides 32
-// bits by 10 on either architecture. From x = 2^pow10Scale it multiplies by
-// ten for the powers from 1e0 up and divides by ten, rounding down, for
-// those from 1e-1 down; each entry is the 128 bits of x from its leading one.
+// pow10Table computes the table, each entry's high half first when hiFirst,
+// the way the stub does: in 16-bit limbs, so that the stub divides 32 bits
+// by 10 on either architecture, with n the number of limbs up to the
+// highest that is not zero. From x = 2^pow10Scale it multiplies by ten for
+// the powers from 1e0 up and, from x = 2^pow10Scale again, divides by ten,
+// rounding down, for those from 1e-1 down; each entry is the 128 bits of x
+// from its leading one, taken a byte at a time from two limbs.
 func pow10Table(hiFirst bool) []byte {
 	out := make([]byte, pow10Bytes)
-	var x [pow10Limbs]uint32
+	var x [pow10Limbs + 1]uint32 // x[n] stays zero
+	n := 0
 	// put writes the entry of 10^(pow10First + i) from x.
 	put := func(i int) {
-		top := len(x)*16 - 1
-		for x[top>>4]>>(top&15)&1 == 0 {
-			top--
+		lo := n*16 - 128
+		for x[n-1]>>(lo+127-(n-1)*16) == 0 {
+			lo--
 		}
 		e := out[16*i : 16*i+16]
-		for k := range 128 {
-			pos := top - 127 + k
-			if x[pos>>4]>>(pos&15)&1 != 0 {
-				b := k >> 3
-				if hiFirst {
-					b ^= 8
-				}
-				e[b] |= 1 << (k & 7)
+		for k := range e {
+			pos := lo + 8*k
+			b := k
+			if hiFirst {
+				b ^= 8
 			}
+			e[b] = byte((x[pos>>4] | x[pos>>4+1]<<16) >> (pos & 15))
 		}
 	}
 	reset := func() {
-		x = [pow10Limbs]uint32{}
+		x = [pow10Limbs + 1]uint32{}
 		x[pow10Scale/16] = 1
+		n = pow10Scale/16 + 1
 	}
 	reset()
 	for i := -pow10First; i < pow10Count; i++ {
 		put(i)
 		var carry uint32
-		for j := range x {
+		for j := range n {
 			v := x[j]*10 + carry
 			x[j], carry = v&0xffff, v>>16
+		}
+		if carry != 0 {
+			x[n] = carry
+			n++
 		}
 	}
 	reset()
 	for i := -pow10First - 1; i >= 0; i-- {
 		var rem uint32
-		for j := len(x) - 1; j >= 0; j-- {
+		for j := n - 1; j >= 0; j-- {
 			v := rem<<16 | x[j]
 			x[j], rem = v/10, v%10
+		}
+		if x[n-1] == 0 {
+			n--
 		}
 		put(i)
 	}
