@@ -228,8 +228,8 @@ func headerOffset(t *testing.T, packed []byte) (int, *arch) {
 	}
 	off := alignUp(a.ehsize+len(f.Progs)*a.phentsize, a.word)
 	stub := stubs[a.name]
-	if pc := goStubs[a.name]; bytes.HasPrefix(packed[off:], pc) {
-		stub = pc
+	if gs := goStubs[a.name]; bytes.HasPrefix(packed[off:], gs) {
+		stub = gs
 	}
 	return off + len(stub), a
 }

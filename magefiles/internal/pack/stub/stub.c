@@ -179,7 +179,7 @@ static const unsigned char rip_opcodes[32] = {
  * opcode of rip_opcodes followed by a RIP-relative ModRM byte, has a
  * 32-bit operand whose top byte is 00 or FF, the packer replaced the
  * relative displacement by the absolute target: the displacement plus the
- * offset of the instruction's end, modulo 2^25 and sign-extended from bit
+ * offset of the operand's end, modulo 2^25 and sign-extended from bit
  * 24, stored as bytes 2, 1, 0, 3 of the value. It then moved past the
  * operand; past a failing operand it moved on to the operand's top byte. No
  * conversion changed a byte a test read and a converted operand passes the
