@@ -14,19 +14,27 @@ func TestParallel(t *testing.T) {
 		name    string
 		jobs, n int
 		fail    map[int]bool
-		wantErr string // substring; empty means success
+		// together makes every job wait until all n have started, so that
+		// failures cannot stop the others from being started.
+		together bool
+		wantErr  string // substring; empty means success
 	}{
 		{name: "every job runs", jobs: 2, n: 10},
 		{name: "one job at a time still runs all", jobs: 1, n: 5},
 		{name: "a failure is reported", jobs: 2, n: 5, fail: map[int]bool{3: true}, wantErr: "job 3: boom"},
-		{name: "two failures are both reported", jobs: 4, n: 4, fail: map[int]bool{0: true, 2: true}, wantErr: "job 0: boom\njob 2: boom"},
+		{name: "two failures are both reported", jobs: 4, n: 4, fail: map[int]bool{0: true, 2: true}, together: true, wantErr: "job 0: boom\njob 2: boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var running, peak, ran atomic.Int32
-			release := make(chan struct{})
-			close(release)
+			var running, peak, ran, started atomic.Int32
+			allStarted := make(chan struct{})
 			err := parallel(context.Background(), tt.jobs, tt.n, func(ctx context.Context, i int) error {
+				if int(started.Add(1)) == tt.n {
+					close(allStarted)
+				}
+				if tt.together {
+					<-allStarted
+				}
 				now := running.Add(1)
 				defer running.Add(-1)
 				for {
