@@ -166,6 +166,12 @@ func TestSlotsBoundRuns(t *testing.T) {
 							n := running.Add(1)
 							for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 							}
+							// Stay until the slots have all been taken once, however
+							// slowly the others start, then a little longer: a run
+							// past the bound would show in most.
+							for deadline := time.Now().Add(10 * time.Second); most.Load() < int64(slots) && time.Now().Before(deadline); {
+								time.Sleep(time.Millisecond)
+							}
 							time.Sleep(20 * time.Millisecond)
 							running.Add(-1)
 							return map[string][]byte{"out": {byte(i)}}, nil, nil
