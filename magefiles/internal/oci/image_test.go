@@ -2,6 +2,7 @@ package oci_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"strings"
@@ -281,6 +282,21 @@ func TestIndex(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]string{"org.opencontainers.image.title": "hello"}, im.Annotations); diff != "" {
 		t.Errorf("index annotations (-want +got):\n%s", diff)
+	}
+	// An image is no artifact: a descriptor with artifactType would be
+	// dropped by tools that copy the index, changing its digest.
+	raw, err := idx.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields struct{ Manifests []map[string]any }
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range fields.Manifests {
+		if _, ok := d["artifactType"]; ok {
+			t.Errorf("descriptor %d has artifactType %v", i, d["artifactType"])
+		}
 	}
 	var got []v1.Platform
 	for _, d := range im.Manifests {

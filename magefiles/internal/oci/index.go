@@ -9,7 +9,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -43,16 +42,7 @@ func Index(imgs []v1.Image, annotations map[string]string) (v1.ImageIndex, error
 			return nil, fmt.Errorf("building index: images %d and %d are both for %s", j, i, p)
 		}
 		seen[p.String()] = i
-		desc, err := partial.Descriptor(img)
-		if err != nil {
-			return nil, fmt.Errorf("building index: image %d: %w", i, err)
-		}
-		desc.Platform = p
-		// go-containerregistry sets artifactType from the config's media type; an image
-		// is no artifact, and tools that copy an index drop the field and so change its
-		// digest, so it is left out.
-		desc.ArtifactType = ""
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: *desc})
+		adds = append(adds, mutate.IndexAddendum{Add: notArtifact{img}, Descriptor: v1.Descriptor{Platform: p}})
 	}
 	var idx v1.ImageIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	idx = mutate.AppendManifests(idx, adds...)
@@ -64,6 +54,16 @@ func Index(imgs []v1.Image, annotations map[string]string) (v1.ImageIndex, error
 	}
 	return idx, nil
 }
+
+// notArtifact is an image whose descriptor has no artifactType. Without
+// one of its own, go-containerregistry gives an image's descriptor the
+// media type of its config as artifactType; an image is no artifact, and
+// tools that copy an index (skopeo among them) drop the field and so change
+// the index's digest.
+type notArtifact struct{ v1.Image }
+
+// ArtifactType returns "": the descriptor has none.
+func (notArtifact) ArtifactType() (string, error) { return "", nil }
 
 // Sizes returns two sizes of img. content is what `docker images` shows: the bytes of
 // the files its layers hold (regular files, and symlinks as the length of their target;

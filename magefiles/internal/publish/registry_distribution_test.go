@@ -132,9 +132,16 @@ func TestRegistryDistribution(t *testing.T) {
 		if err := validate.Index(copied); err != nil {
 			t.Errorf("copied index: %v", err)
 		}
-		// skopeo writes the index anew, without the descriptor fields it
-		// does not know, such as artifactType; the images it lists must
-		// be the pushed ones, byte for byte.
+		// skopeo writes the index anew, from the fields it knows: the
+		// index holds no other, so a copy keeps its digest, and the
+		// images it lists are the pushed ones.
+		want, err := idx.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := im.Manifests[0].Digest; got != want {
+			t.Errorf("copied index digest %s, want the pushed %s", got, want)
+		}
 		type image struct {
 			Digest   v1.Hash
 			Size     int64
