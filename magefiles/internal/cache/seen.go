@@ -108,12 +108,17 @@ func Changes(before, now []Seen) []string {
 		case !ok && cur[0].File:
 			lines = append(lines, "new file "+name)
 		case !ok:
-			lines = append(lines, fmt.Sprintf("new %s: %s", name, values(cur)))
+			lines = append(lines, fmt.Sprintf("new %s: %s", name, excerpt(joined(cur), 0)))
 		case slices.Equal(old, cur):
 		case cur[0].File && len(cur) == 1 && len(old) == 1:
 			lines = append(lines, "changed file "+name)
 		default:
-			lines = append(lines, fmt.Sprintf("changed %s: %s, was %s", name, values(cur), values(old)))
+			a, b := joined(cur), joined(old)
+			at := 0
+			for at < min(len(a), len(b)) && a[at] == b[at] {
+				at++
+			}
+			lines = append(lines, fmt.Sprintf("changed %s: %s, was %s", name, excerpt(a, at), excerpt(b, at)))
 		}
 	}
 	for _, name := range wasOrder {
@@ -121,22 +126,44 @@ func Changes(before, now []Seen) []string {
 			if was[name][0].File {
 				lines = append(lines, "no longer reads file "+name)
 			} else {
-				lines = append(lines, fmt.Sprintf("dropped %s: was %s", name, values(was[name])))
+				lines = append(lines, fmt.Sprintf("dropped %s: was %s", name, excerpt(joined(was[name]), 0)))
 			}
 		}
 	}
 	return lines
 }
 
-// values renders the values of one name for Changes, cut short when long.
-func values(seen []Seen) string {
+// joined is the values of one name, as Changes shows them.
+func joined(seen []Seen) string {
 	vs := make([]string, len(seen))
 	for i, s := range seen {
 		vs[i] = s.Value
 	}
-	v := strings.Join(vs, " ")
-	if len(v) > 120 {
-		v = v[:117] + "..."
+	return strings.Join(vs, " ")
+}
+
+// The most of a value Changes shows, and how much of it comes before the
+// first byte that differs.
+const (
+	excerptLen  = 117
+	excerptLead = 40
+)
+
+// excerpt renders a value for Changes, quoted. A long one is cut to
+// excerptLen bytes around byte at, where two values first differ, with
+// "..." where it was cut, so that the change shows in a value of any
+// length.
+func excerpt(v string, at int) string {
+	if len(v) <= excerptLen+3 {
+		return fmt.Sprintf("%q", v)
 	}
-	return fmt.Sprintf("%q", v)
+	start := max(0, min(at-excerptLead, len(v)-excerptLen))
+	cut := v[start : start+excerptLen]
+	if start > 0 {
+		cut = "..." + cut
+	}
+	if start+excerptLen < len(v) {
+		cut += "..."
+	}
+	return fmt.Sprintf("%q", cut)
 }
