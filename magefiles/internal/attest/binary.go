@@ -138,7 +138,7 @@ func Describe(ctx context.Context, compiled []byte, steps []shrink.Step, final [
 				out = final
 			} else {
 				var err error
-				if out, err = shrink.Apply(s.Pass, cur); err != nil {
+				if out, err = shrink.Apply(ctx, s.Pass, cur); err != nil {
 					return Binary{}, fmt.Errorf("describing binary: running %s again: %w", s.Pass, err)
 				}
 			}

@@ -46,7 +46,7 @@ func fleetImages() []fleetImage {
 		{"go-http-packed", func(b *testing.B) []oci.File {
 			bin := goBinary(b, "testdata/goserver", arch)
 			packed := memo(b, "go-http-packed", func() ([]byte, error) {
-				p, _, err := pack.Pack(bin)
+				p, _, err := pack.Pack(b.Context(), bin)
 				return p, err
 			})
 			return []oci.File{app("go-http", packed)}

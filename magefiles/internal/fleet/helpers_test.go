@@ -113,7 +113,7 @@ func appBinary(t testing.TB, name, arch string) []byte {
 		}
 		for _, pass := range spec.Shrink {
 			if pass == "sstrip" {
-				if bin, err = shrink.Apply(pass, bin); err != nil {
+				if bin, err = shrink.Apply(context.Background(), pass, bin); err != nil {
 					return nil, err
 				}
 			}

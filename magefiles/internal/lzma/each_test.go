@@ -3,6 +3,7 @@ package lzma
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"flag"
@@ -110,7 +111,7 @@ func TestEncodeEach(t *testing.T) {
 					cores = make(chan struct{}, 1+cc.free)
 					cores <- struct{}{} // the caller's own
 				}
-				outs, err := EncodeEach(data, ps, cores)
+				outs, err := EncodeEach(context.Background(), data, ps, cores)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -139,10 +140,54 @@ func TestEncodeEachRejects(t *testing.T) {
 		"invalid":          {ok, {LC: 9, DictSize: MinDictSize}},
 		"two dictionaries": {ok, other},
 	} {
-		if _, err := EncodeEach([]byte("data"), ps, nil); err == nil {
+		if _, err := EncodeEach(context.Background(), []byte("data"), ps, nil); err == nil {
 			t.Errorf("%s: EncodeEach succeeded", name)
 		} else if name != "no props" && !errors.Is(err, ErrProps) {
 			t.Errorf("%s: error %v does not wrap ErrProps", name, err)
 		}
+	}
+}
+
+// doneAfter is a context whose Err reports context.Canceled from its n+1th
+// call on: a stop partway through, at a point that does not depend on
+// timing.
+type doneAfter struct {
+	context.Context
+	n int
+}
+
+func (c *doneAfter) Err() error {
+	if c.n == 0 {
+		return context.Canceled
+	}
+	c.n--
+	return nil
+}
+
+// TestCancel checks that EncodeEach and Estimate stop when their context is
+// done, before they start and partway, and that EncodeEach gives back the
+// cores it took.
+func TestCancel(t *testing.T) {
+	data := bytes.Repeat(realELF(t), 3)
+	if len(data) < 2*greedyCheck || len(data) < 3*matchBlockSize {
+		t.Fatalf("the input has %d bytes, too few to stop partway", len(data))
+	}
+	ps := []Props{{LC: 3, PB: 0, DictSize: uint32(len(data))}, {LC: 4, PB: 0, DictSize: uint32(len(data))}}
+	for _, checks := range []int{0, 1, 2} {
+		t.Run(fmt.Sprint(checks), func(t *testing.T) {
+			cores := make(chan struct{}, 2)
+			cores <- struct{}{}
+			outs, err := EncodeEach(&doneAfter{context.Background(), checks}, data, ps, cores)
+			if !errors.Is(err, context.Canceled) || outs != nil {
+				t.Errorf("EncodeEach: %d streams, error %v; want none and context.Canceled", len(outs), err)
+			}
+			if len(cores) != 1 {
+				t.Errorf("%d cores taken after EncodeEach returned, want only the caller's", len(cores))
+			}
+			sizes, err := Estimate(&doneAfter{context.Background(), checks}, data, ps)
+			if !errors.Is(err, context.Canceled) || sizes != nil {
+				t.Errorf("Estimate: sizes %v, error %v; want none and context.Canceled", sizes, err)
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package lzma
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Encode compresses data into a raw LZMA1 range-coder stream: no .lzma
 // header, no end marker; the decoder is told the uncompressed size.
@@ -10,7 +13,7 @@ import "fmt"
 // Encode fails only for Props that Validate rejects and for inputs of
 // MaxEncodeSize bytes or more.
 func Encode(data []byte, p Props) ([]byte, error) {
-	out, err := EncodeEach(data, []Props{p}, nil)
+	out, err := EncodeEach(context.Background(), data, []Props{p}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +32,9 @@ func Encode(data []byte, p Props) ([]byte, error) {
 // returns. With cores nil the encoders all run in turn on the calling
 // goroutine; with a free core for each but the first, EncodeEach takes a
 // little more than one Encode. The ps must all have the same DictSize.
-func EncodeEach(data []byte, ps []Props, cores chan struct{}) ([][]byte, error) {
+// When ctx is done EncodeEach stops at the end of a block and returns its
+// error.
+func EncodeEach(ctx context.Context, data []byte, ps []Props, cores chan struct{}) ([][]byte, error) {
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("encoding: no props")
 	}
@@ -44,7 +49,11 @@ func EncodeEach(data []byte, ps []Props, cores chan struct{}) ([][]byte, error) 
 	if int64(len(data)) >= MaxEncodeSize {
 		return nil, fmt.Errorf("encoding: input of %d bytes is too large", len(data))
 	}
-	return encodeAll(data, ps, cores), nil
+	out, err := encodeAll(ctx, data, ps, cores)
+	if err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	return out, nil
 }
 
 // MaxEncodeSize bounds the input of Encode: its match finder numbers

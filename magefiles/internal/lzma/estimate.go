@@ -1,6 +1,9 @@
 package lzma
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Estimate returns, for each of ps, about how many bytes Encode would make
 // of data with those Props, in a small fraction of Encode's time: it parses
@@ -10,8 +13,8 @@ import "fmt"
 // more often than not; they are larger than Encode's. Matches go no
 // further back than the smallest DictSize of ps. Estimate is deterministic
 // and fails only for Props that Validate rejects, an empty ps, and inputs
-// of MaxEncodeSize bytes or more.
-func Estimate(data []byte, ps []Props) ([]int, error) {
+// of MaxEncodeSize bytes or more, or when ctx is done first.
+func Estimate(ctx context.Context, data []byte, ps []Props) ([]int, error) {
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("estimating: no props")
 	}
@@ -25,9 +28,15 @@ func Estimate(data []byte, ps []Props) ([]int, error) {
 	if int64(len(data)) >= MaxEncodeSize {
 		return nil, fmt.Errorf("estimating: input of %d bytes is too large", len(data))
 	}
-	pks := greedyParse(data, dict)
+	pks, err := greedyParse(ctx, data, dict)
+	if err != nil {
+		return nil, fmt.Errorf("estimating: %w", err)
+	}
 	sizes := make([]int, len(ps))
 	for i, p := range ps {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("estimating: %w", err)
+		}
 		e := newEncoder(data, p)
 		for _, pk := range pks {
 			e.emit(pk)
@@ -42,16 +51,27 @@ func Estimate(data []byte, ps []Props) ([]int, error) {
 const (
 	greedyDepth = 24
 	greedyNice  = 64
+	// greedyCheck is how many positions greedyParse parses between
+	// looks at its context: a few milliseconds' work.
+	greedyCheck = 1 << 16
 )
 
 // greedyParse returns the packets of a greedy parse of data: at each
 // position the longest of the reps and the finder's longest match, where a
-// rep wins unless the match is at least two bytes longer.
-func greedyParse(data []byte, dictSize uint32) []packet {
+// rep wins unless the match is at least two bytes longer. It returns ctx's
+// error when ctx is done, looking every greedyCheck positions.
+func greedyParse(ctx context.Context, data []byte, dictSize uint32) ([]packet, error) {
 	mf := newBinTree(data, dictSize, greedyNice, greedyDepth, 0)
 	var reps [numReps]uint32
 	out := make([]packet, 0, len(data)/4)
+	check := greedyCheck
 	for pos := 0; pos < len(data); {
+		if pos >= check {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			check = pos + greedyCheck
+		}
 		ms, _ := mf.find()
 		limit := min(len(data)-pos, maxMatchLen)
 		best := packet{len: 1, back: backLiteral}
@@ -80,7 +100,7 @@ func greedyParse(data []byte, dictSize uint32) []packet {
 			mf.skip()
 		}
 	}
-	return out
+	return out, nil
 }
 
 // matchLenAt returns how far data at pos agrees with data dist+1 bytes

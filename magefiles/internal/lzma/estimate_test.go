@@ -2,6 +2,7 @@ package lzma
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 )
@@ -27,7 +28,11 @@ func TestEstimateParseDecodes(t *testing.T) {
 				p.DictSize = uint32(len(c.data))
 			}
 			e := newEncoder(c.data, p)
-			for _, pk := range greedyParse(c.data, p.DictSize) {
+			pks, err := greedyParse(context.Background(), c.data, p.DictSize)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pk := range pks {
 				e.emit(pk)
 			}
 			enc := e.rc.finish()
@@ -38,7 +43,7 @@ func TestEstimateParseDecodes(t *testing.T) {
 			if !bytes.Equal(dec, c.data) {
 				t.Fatal("the greedy parse does not decode to its input")
 			}
-			sizes, err := Estimate(c.data, []Props{p})
+			sizes, err := Estimate(context.Background(), c.data, []Props{p})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +63,7 @@ func TestEstimateRanks(t *testing.T) {
 		{LC: 0, LP: 2, PB: 2, DictSize: 1 << 20},
 		{LC: 4, LP: 0, PB: 0, DictSize: 1 << 20},
 	}
-	est, err := Estimate(data, ps)
+	est, err := Estimate(context.Background(), data, ps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,17 +83,17 @@ func TestEstimateRanks(t *testing.T) {
 			t.Errorf("%+v: estimate %d is not above Encode's %d", ps[i], est[i], enc[i])
 		}
 	}
-	again, _ := Estimate(data, ps)
+	again, _ := Estimate(context.Background(), data, ps)
 	if again[0] != est[0] || again[1] != est[1] {
 		t.Errorf("Estimate gave %v, then %v", est, again)
 	}
 }
 
 func TestEstimateRejects(t *testing.T) {
-	if _, err := Estimate([]byte("x"), nil); err == nil {
+	if _, err := Estimate(context.Background(), []byte("x"), nil); err == nil {
 		t.Error("Estimate accepted no props")
 	}
-	if _, err := Estimate([]byte("x"), []Props{{LC: 9, DictSize: MinDictSize}}); !errors.Is(err, ErrProps) {
+	if _, err := Estimate(context.Background(), []byte("x"), []Props{{LC: 9, DictSize: MinDictSize}}); !errors.Is(err, ErrProps) {
 		t.Errorf("Estimate with lc 9: %v, want ErrProps", err)
 	}
 }

@@ -1,6 +1,9 @@
 package lzma
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // Parameters of the optimal parse.
 const (
@@ -150,8 +153,9 @@ func (o *optimal) step() {
 // caller's after the first. The cores are given back at the end of the
 // block. Each encoder has its own model and parser, and the table does not
 // change while they read it, so the output does not depend on timing. ps
-// share one DictSize.
-func encodeAll(data []byte, ps []Props, cores chan struct{}) [][]byte {
+// share one DictSize. It returns ctx's error when ctx is done before a
+// block.
+func encodeAll(ctx context.Context, data []byte, ps []Props, cores chan struct{}) ([][]byte, error) {
 	t := newMatchTable(data, ps[0].DictSize)
 	encs := make([]*optimal, len(ps))
 	for i, p := range ps {
@@ -161,6 +165,9 @@ func encodeAll(data []byte, ps []Props, cores chan struct{}) [][]byte {
 	}
 	here := make([]*optimal, 0, len(encs))
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		last := t.cur.hi == len(data)
 		run := func(o *optimal) {
 			for !o.done() && (last || o.e.pos+parseAhead <= t.cur.hi) {
@@ -194,7 +201,7 @@ func encodeAll(data []byte, ps []Props, cores chan struct{}) [][]byte {
 	for i, o := range encs {
 		out[i] = o.e.rc.finish()
 	}
-	return out
+	return out, nil
 }
 
 // matchesAt returns the matches at pos and the others the finder saw

@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -64,7 +65,7 @@ func BenchmarkCompare(b *testing.B) {
 				var packTimes, upxTimes, packCPU, upxCPU []time.Duration
 				for range packRounds {
 					start, cpu := time.Now(), cpuTime()
-					out, _, err := Pack(bin)
+					out, _, err := Pack(context.Background(), bin)
 					if err != nil {
 						b.Fatal(err)
 					}

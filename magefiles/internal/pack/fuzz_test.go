@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"errors"
 	"flag"
@@ -73,7 +74,7 @@ func TestFuzzSeeds(t *testing.T) {
 func FuzzPack(f *testing.F) {
 	f.Fuzz(func(t *testing.T, bin []byte) {
 		in := clone(bin)
-		out, info, err := pack(bin, quick)
+		out, info, err := pack(context.Background(), bin, quick)
 		if !bytes.Equal(in, bin) {
 			t.Fatal("Pack modified its input")
 		}

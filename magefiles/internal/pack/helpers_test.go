@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -132,7 +133,7 @@ func packFile(t testing.TB, path string, o options) (string, Info) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, info, err := pack(bin, o)
+	out, info, err := pack(context.Background(), bin, o)
 	if err != nil {
 		t.Fatalf("packing %s: %v", filepath.Base(path), err)
 	}

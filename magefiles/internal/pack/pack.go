@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -83,9 +84,10 @@ type options struct {
 // prepends the stub that restores it in memory when it runs; see the package
 // documentation. The input must be an ET_EXEC executable, or an ET_DYN one
 // that needs no relocation, without PT_INTERP and PT_DYNAMIC. Errors wrap
-// ErrUnsupported, ErrMalformed or ErrNoGain. Pack never modifies bin.
-func Pack(bin []byte) ([]byte, Info, error) {
-	return pack(bin, options{code: codeProps, data: dataProps, kinds: branchKinds, workers: runtime.GOMAXPROCS(0)})
+// ErrUnsupported, ErrMalformed or ErrNoGain, or are ctx's error when ctx
+// is done before Pack has finished. Pack never modifies bin.
+func Pack(ctx context.Context, bin []byte) ([]byte, Info, error) {
+	return pack(ctx, bin, options{code: codeProps, data: dataProps, kinds: branchKinds, workers: runtime.GOMAXPROCS(0)})
 }
 
 // encoding is one compressed stream.
@@ -98,7 +100,7 @@ type encoding struct {
 	pow10  pow10At  // where the filtered bytes held the powers of ten
 }
 
-func pack(bin []byte, o options) ([]byte, Info, error) {
+func pack(ctx context.Context, bin []byte, o options) ([]byte, Info, error) {
 	p, err := parse(bin)
 	if err != nil {
 		return nil, Info{}, err
@@ -124,7 +126,7 @@ func pack(bin []byte, o options) ([]byte, Info, error) {
 			o.kinds[i] |= branchRIP
 		}
 	}
-	encs, err := search(l.streams, o)
+	encs, err := search(ctx, l.streams, o)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -208,7 +210,7 @@ type candidate struct {
 // Estimates and encodes run concurrently on at most o.workers cores; an
 // EncodeEach also parses on the cores the others leave free. The result
 // does not depend on their timing.
-func search(streams []piece, o options) ([]encoding, error) {
+func search(ctx context.Context, streams []piece, o options) ([]encoding, error) {
 	// input returns the stream's bytes under a filter, filterPCTables's
 	// lengths of parts, and where the filtered bytes held the table of
 	// powers of ten, which input has replaced with zeros.
@@ -283,7 +285,7 @@ func search(streams []piece, o options) ([]encoding, error) {
 				props[i] = c.props
 			}
 			in, _, _ := input(streams[g.stream], g.kind, g.pc)
-			sizes, err := lzma.Estimate(in, props)
+			sizes, err := lzma.Estimate(ctx, in, props)
 			if err != nil {
 				g.err = err
 				return
@@ -348,7 +350,7 @@ func search(streams []piece, o options) ([]encoding, error) {
 				props[k] = c.props
 			}
 			in, groups, p10 := input(streams[j.stream], j.kind, j.pc)
-			outs, err := lzma.EncodeEach(in, props, cores)
+			outs, err := lzma.EncodeEach(ctx, in, props, cores)
 			for k, c := range j.cands {
 				if err != nil {
 					c.err = err

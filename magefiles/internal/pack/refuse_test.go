@@ -1,10 +1,13 @@
 package pack
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 )
 
@@ -73,7 +76,7 @@ func TestPackRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, _, err := Pack(tt.bin)
+			out, _, err := Pack(context.Background(), tt.bin)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Pack: error %v, want one wrapping %v", err, tt.want)
 			}
@@ -110,8 +113,44 @@ func TestPackRefusesRealBinaries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := Pack(bin); !errors.Is(err, ErrUnsupported) {
+			if _, _, err := Pack(context.Background(), bin); !errors.Is(err, ErrUnsupported) {
 				t.Errorf("Pack: error %v, want one wrapping ErrUnsupported", err)
+			}
+		})
+	}
+}
+
+// doneAfter is a context whose Err reports context.Canceled from its n+1th
+// call on, from any goroutine: a stop partway through that does not depend
+// on timing.
+type doneAfter struct {
+	context.Context
+	n atomic.Int64
+}
+
+func (c *doneAfter) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestPackCancelled checks that Pack stops with the context's error when the
+// context is done before it starts, during its estimates and during its
+// encodes (the Go hello amd64 looks at its context about 40 times while
+// estimating and about 70 times while encoding).
+func TestPackCancelled(t *testing.T) {
+	bin, err := os.ReadFile(goProgram(t, "../../../apps/hello", "amd64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, checks := range []int64{0, 20, 80} {
+		t.Run(fmt.Sprint(checks), func(t *testing.T) {
+			ctx := &doneAfter{Context: context.Background()}
+			ctx.n.Store(checks)
+			out, _, err := Pack(ctx, bin)
+			if !errors.Is(err, context.Canceled) || out != nil {
+				t.Errorf("Pack: %d bytes, error %v; want none and context.Canceled", len(out), err)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
@@ -289,11 +290,11 @@ func TestDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _, err := pack(bin, options{code: codeProps, data: dataProps, kinds: branchKinds, workers: 4})
+	a, _, err := pack(context.Background(), bin, options{code: codeProps, data: dataProps, kinds: branchKinds, workers: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := pack(bin, options{code: codeProps, data: dataProps, kinds: branchKinds, workers: 1})
+	b, _, err := pack(context.Background(), bin, options{code: codeProps, data: dataProps, kinds: branchKinds, workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

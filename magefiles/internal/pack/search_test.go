@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestSearchFindsSmallest(t *testing.T) {
 		{data: code[:96<<10], filter: 0x1000, filtered: 96<<10 - 0x1000},
 	}
 	o := options{code: codeProps, data: dataProps, kinds: branchKinds, workers: quick.workers}
-	encs, err := search(streams, o)
+	encs, err := search(context.Background(), streams, o)
 	if err != nil {
 		t.Fatal(err)
 	}

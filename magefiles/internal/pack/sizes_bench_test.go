@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"testing"
@@ -31,7 +32,7 @@ func BenchmarkSizes(b *testing.B) {
 			}
 			var packed []byte
 			for b.Loop() {
-				if packed, _, err = Pack(bin); err != nil {
+				if packed, _, err = Pack(context.Background(), bin); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -2,6 +2,7 @@ package shrink
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"errors"
 	"testing"
@@ -13,7 +14,7 @@ func TestPackNoGain(t *testing.T) {
 		f.shoff, f.shnum, f.size = 0, 0, 0x100
 		f.segs = []fakeSeg{{typ: elf.PT_LOAD, flags: elf.PF_R | elf.PF_X, off: 0, vaddr: 0x400000, filesz: 0x100, memsz: 0x100}}
 	}).bytes()
-	_, err := Apply("pack", exe)
+	_, err := Apply(context.Background(), "pack", exe)
 	if !errors.Is(err, ErrNoGain) {
 		t.Fatalf("Apply(pack) on a %d-byte program: error = %v, want one wrapping ErrNoGain", len(exe), err)
 	}

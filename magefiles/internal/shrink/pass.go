@@ -49,8 +49,9 @@ type Pass struct {
 	// keeps the binary from before it instead of failing the build, unless the app says
 	// otherwise.
 	SkipByDefault bool
-	// apply transforms a linked binary; nil for compile-time passes.
-	apply func(bin []byte) ([]byte, error)
+	// apply transforms a linked binary, stopping with ctx's error when
+	// ctx is done; nil for compile-time passes.
+	apply func(ctx context.Context, bin []byte) ([]byte, error)
 }
 
 // ErrUnknownPass is wrapped by the errors for pass names that are not in the
@@ -68,7 +69,7 @@ var registry = []Pass{
 		Name:    passname.SStrip,
 		Kind:    PostLink,
 		Summary: "drops the section headers and every byte the kernel does not load",
-		apply:   SStrip,
+		apply:   func(_ context.Context, bin []byte) ([]byte, error) { return SStrip(bin) },
 	},
 	{
 		// A program the packer cannot handle still ships, unpacked.
@@ -82,8 +83,8 @@ var registry = []Pass{
 }
 
 // packPass runs the packer; a binary it cannot make smaller is reported as ErrNoGain.
-func packPass(bin []byte) ([]byte, error) {
-	out, _, err := pack.Pack(bin)
+func packPass(ctx context.Context, bin []byte) ([]byte, error) {
+	out, _, err := pack.Pack(ctx, bin)
 	if errors.Is(err, pack.ErrNoGain) {
 		return nil, fmt.Errorf("%w: %w", ErrNoGain, err)
 	}
@@ -116,8 +117,8 @@ func Lookup(name string) (Pass, error) {
 
 // Apply runs the post-link pass called name on bin and returns the result;
 // bin is not modified. It is an error to name an unknown pass or a
-// compile-time one.
-func Apply(name string, bin []byte) ([]byte, error) {
+// compile-time one; when ctx is done first, Apply returns its error.
+func Apply(ctx context.Context, name string, bin []byte) ([]byte, error) {
 	p, err := Lookup(name)
 	if err != nil {
 		return nil, err
@@ -125,7 +126,7 @@ func Apply(name string, bin []byte) ([]byte, error) {
 	if p.Kind != PostLink {
 		return nil, fmt.Errorf("%s is a %v pass: the toolchain applies it, not shrink.Apply", name, p.Kind)
 	}
-	out, err := p.apply(bin)
+	out, err := p.apply(ctx, bin)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -196,7 +197,7 @@ func Run(ctx context.Context, bin []byte, names []string, check Check, opts ...R
 			return nil, steps, err
 		}
 		step := Step{Pass: p.Name, Before: int64(len(bin)), After: int64(len(bin))}
-		out, err := p.apply(bin)
+		out, err := p.apply(ctx, bin)
 		switch {
 		case errors.Is(err, ErrNoGain):
 			step.Skipped, step.NoGain = err.Error(), true

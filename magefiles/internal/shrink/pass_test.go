@@ -99,7 +99,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Apply(tt.pass, tt.in)
+			got, err := Apply(context.Background(), tt.pass, tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Apply(%q) error = %v, want %q (%s)", tt.pass, err, tt.wantErr, tt.why)
@@ -129,7 +129,7 @@ func TestRun(t *testing.T) {
 	dyn := staticExec(elf.ELFCLASS32)
 	dyn.segs[4] = fakeSeg{typ: elf.PT_INTERP, flags: elf.PF_R, off: 0x1a0, vaddr: dyn.segs[0].vaddr + 0x1a0, filesz: 0x1c, memsz: 0x1c}
 	dynamic := dyn.bytes()
-	_, dynErr := Apply("sstrip", dynamic)
+	_, dynErr := Apply(context.Background(), "sstrip", dynamic)
 	if dynErr == nil {
 		t.Fatal("sstrip accepted a dynamically linked executable")
 	}
