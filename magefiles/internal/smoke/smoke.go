@@ -49,15 +49,16 @@ type Result struct {
 }
 
 // Run runs c with t's args and, when t has a signal, sends it after t.After. It returns
-// an error only when the command could not be run or did not end; compare the Result
-// with Check.
-func Run(ctx context.Context, t *manifest.Test, c Cmd) (Result, error) {
+// an error only when the command could not be run or did not end, or parent's error
+// when parent is done before the command ends (the command is then killed, and its
+// Result says nothing about it); compare the Result with Check.
+func Run(parent context.Context, t *manifest.Test, c Cmd) (Result, error) {
 	args := append(append([]string(nil), c.Args...), t.Args...)
 	timeout := DefaultTimeout
 	if t.Signal != "" {
 		timeout = t.After + grace
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd, err := start(ctx, func() *exec.Cmd {
@@ -99,6 +100,9 @@ func Run(ctx context.Context, t *manifest.Test, c Cmd) (Result, error) {
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Exit: cmd.ProcessState.ExitCode()}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		res.Signal = ws.Signal()
+	}
+	if err := parent.Err(); err != nil {
+		return res, err
 	}
 	if ctx.Err() == context.DeadlineExceeded {
 		if t.Signal != "" {

@@ -2,6 +2,7 @@ package smoke
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,6 +111,22 @@ func TestRunSignalIgnored(t *testing.T) {
 	_, err := Run(ctx, test, c)
 	if err == nil || !strings.Contains(err.Error(), "did not end") {
 		t.Fatalf("Run = %v, want a did-not-end error", err)
+	}
+}
+
+// TestRunCancelled checks that a run its caller cancels reports the
+// cancellation, not the killed program's result, with or without a signal
+// to send.
+func TestRunCancelled(t *testing.T) {
+	for _, test := range []*manifest.Test{{}, {Signal: "TERM", After: time.Hour}} {
+		t.Run(test.Signal, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(100*time.Millisecond, cancel)
+			_, err := Run(ctx, test, Cmd{Args: []string{"/bin/sh", "-c", "exec sleep 30"}})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run = %v, want context.Canceled", err)
+			}
+		})
 	}
 }
 
