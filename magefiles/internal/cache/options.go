@@ -192,6 +192,9 @@ func ParseRemote(repo string) (name.Repository, error) {
 	if repo == "" {
 		return name.Repository{}, errors.New("remote cache: no repository given; want <registry>/<repository>")
 	}
+	if scheme, rest, ok := strings.Cut(repo, "://"); ok {
+		return name.Repository{}, fmt.Errorf("remote cache %q: want <registry>/<repository> without %s://, such as %s; plain HTTP is spoken to loopback registries, and to others with MINIMAL_INSECURE=true", repo, scheme, rest)
+	}
 	host, path, ok := strings.Cut(repo, "/")
 	if !ok || path == "" || !strings.ContainsAny(host, ".:") && host != "localhost" {
 		return name.Repository{}, fmt.Errorf("remote cache %q: want <registry>/<repository>, such as registry.example.com/team/cache", repo)

@@ -506,6 +506,8 @@ func TestParseRemote(t *testing.T) {
 		{"team/cache", "want <registry>/<repository>"},
 		{"registry.example.com", "want <registry>/<repository>"},
 		{"registry.example.com/Team", "repository can only contain"},
+		{"http://127.0.0.1:5000/cache", "without http://, such as 127.0.0.1:5000/cache"},
+		{"https://registry.example.com/team/cache", "without https://"},
 	}
 	for _, tt := range tests {
 		_, err := ParseRemote(tt.repo)
