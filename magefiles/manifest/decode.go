@@ -316,13 +316,13 @@ func (d *decoder) field(l *layer, e entry) {
 				return fmt.Sprintf("invalid macro name %q; want a C identifier", k)
 			}
 			return ""
-		})
+		}, nil)
 	case "flags":
-		f.Flags = d.stringList(e.v, e.path, nil)
+		f.Flags = d.flags(e.v, e.path)
 	case "ldflags":
-		f.Ldflags = d.stringList(e.v, e.path, nil)
+		f.Ldflags = d.flags(e.v, e.path)
 	case "env":
-		f.Env = d.stringMap(e.v, e.path, envKey)
+		f.Env = d.stringMap(e.v, e.path, envKey, buildEnvValue)
 	case "output":
 		if s, ok := d.enum(e, []string{OutputELF, OutputFlat}, "elf or flat"); ok {
 			f.Output = s
@@ -407,6 +407,41 @@ func envKey(k string) string {
 	return ""
 }
 
+// buildEnvValue checks a variable of an app's build environment: the build sets those
+// of ReservedBuildEnv for each platform, and the app may only set them to the value the
+// build gives them.
+func buildEnvValue(k, v string) string {
+	want, reserved := ReservedBuildEnv[k]
+	switch {
+	case !reserved || v == want:
+		return ""
+	case want == "":
+		return fmt.Sprintf("%s is set by the build for each platform; choose platforms with platforms:", k)
+	}
+	return fmt.Sprintf("%s=%s, but the build sets %s=%s for every platform; remove it", k, v, k, want)
+}
+
+// flags returns the compiler or linker flags n lists. Flags may repeat; one that
+// names the output file may not, since the build chooses where each binary goes.
+func (d *decoder) flags(n *yaml.Node, path string) []string {
+	items := d.list(n, path)
+	if items == nil {
+		return nil
+	}
+	flags := make([]string, 0, len(items))
+	for _, it := range items {
+		switch {
+		case strings.ContainsRune(it.s, 0):
+			d.errorf(it.n, it.path, "%s", nulProblem)
+		case it.s == "-o" || it.s == "--output" || strings.HasPrefix(it.s, "-o=") || strings.HasPrefix(it.s, "--output="):
+			d.errorf(it.n, it.path, "%q names the output file, which the build chooses for each platform; remove it", it.s)
+		default:
+			flags = append(flags, it.s)
+		}
+	}
+	return flags
+}
+
 // nonEmptyKey checks a label or annotation key.
 func nonEmptyKey(k string) string {
 	if k == "" {
@@ -427,7 +462,7 @@ func (d *decoder) image(n *yaml.Node, p string, img *Image) {
 		case "cmd":
 			img.Cmd = d.stringList(e.v, e.path, nil)
 		case "env":
-			img.Env = d.stringMap(e.v, e.path, envKey)
+			img.Env = d.stringMap(e.v, e.path, envKey, nil)
 		case "workdir":
 			if s, ok := d.scalar(e.v, e.path); ok {
 				if !path.IsAbs(s) {
@@ -447,9 +482,9 @@ func (d *decoder) image(n *yaml.Node, p string, img *Image) {
 		case "ports":
 			img.Ports = d.ports(e.v, e.path)
 		case "labels":
-			img.Labels = d.stringMap(e.v, e.path, nonEmptyKey)
+			img.Labels = d.stringMap(e.v, e.path, nonEmptyKey, nil)
 		case "annotations":
-			img.Annotations = d.stringMap(e.v, e.path, nonEmptyKey)
+			img.Annotations = d.stringMap(e.v, e.path, nonEmptyKey, nil)
 		case "data":
 			if s, ok := d.scalar(e.v, e.path); ok {
 				img.Data, _ = d.repoPath(e.v, e.path, s, dirPath)
@@ -596,7 +631,7 @@ func (d *decoder) test(n *yaml.Node, p string) *Test {
 			t.Args = d.stringList(e.v, e.path, nil)
 			continue
 		case "env":
-			t.Env = d.stringMap(e.v, e.path, envKey)
+			t.Env = d.stringMap(e.v, e.path, envKey, nil)
 			continue
 		}
 		s, ok := d.scalar(e.v, e.path)

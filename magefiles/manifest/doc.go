@@ -18,8 +18,8 @@
 //
 // Each app holds:
 //
-//	name       required, unique, lowercase letters, digits, ., _ and -, starting
-//	           with a letter or digit (ValidAppName); the image name
+//	name       required, unique, at most 128 lowercase letters and digits joined
+//	           by single ., _ or __, or by dashes (ValidAppName); the image name
 //	platforms  this app's platforms, instead of the top level's
 //	lang       go, c or asm; inferred from src when omitted (see below)
 //	src        go: one package directory; c and asm: a directory or files

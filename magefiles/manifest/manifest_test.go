@@ -205,7 +205,7 @@ func TestErrorListSorted(t *testing.T) {
 	// the file.
 	_, err := Parse("m.yaml", root, []byte("apps:\n  - {name: A, src: nope}\nversion: 2\n"))
 	want := strings.Join([]string{
-		`m.yaml:2:12: apps[0].name: invalid app name "A"; want lowercase letters, digits, '.', '_' and '-', starting with a letter or digit`,
+		`m.yaml:2:12: apps[0].name: invalid app name "A"; want at most 128 lowercase letters and digits, joined by single '.', '_' or '__', or by dashes`,
 		`m.yaml:2:20: apps[0].src: path "nope" does not exist`,
 		`m.yaml:3:10: version: unsupported version "2"; want 1`,
 	}, "\n")

@@ -348,6 +348,10 @@ func (d *decoder) stringList(n *yaml.Node, path string, check func(string) strin
 	out := make([]string, 0, len(items))
 	seen := make(map[string]bool)
 	for _, it := range items {
+		if strings.ContainsRune(it.s, 0) {
+			d.errorf(it.n, it.path, "%s", nulProblem)
+			continue
+		}
 		if check != nil {
 			if msg := check(it.s); msg != "" {
 				d.errorf(it.n, it.path, "%s", msg)
@@ -365,8 +369,9 @@ func (d *decoder) stringList(n *yaml.Node, path string, check func(string) strin
 }
 
 // stringMap returns the mapping n of strings to strings; a null value is "". checkKey
-// returns a message for a bad key.
-func (d *decoder) stringMap(n *yaml.Node, path string, checkKey func(string) string) map[string]string {
+// returns a message for a bad key; checkValue, when not nil, one for a bad value of a
+// key.
+func (d *decoder) stringMap(n *yaml.Node, path string, checkKey func(string) string, checkValue func(k, v string) string) map[string]string {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "want a mapping of strings, got %s", describe(n))
 		return nil
@@ -377,9 +382,26 @@ func (d *decoder) stringMap(n *yaml.Node, path string, checkKey func(string) str
 			d.errorf(e.k, path, "%s", msg)
 			continue
 		}
+		if strings.ContainsRune(e.key, 0) {
+			d.errorf(e.k, path, "%s", nulProblem)
+			continue
+		}
 		if v, ok := d.scalar(e.v, e.path); ok {
+			if strings.ContainsRune(v, 0) {
+				d.errorf(e.v, e.path, "%s", nulProblem)
+				continue
+			}
+			if checkValue != nil {
+				if msg := checkValue(e.key, v); msg != "" {
+					d.errorf(e.v, e.path, "%s", msg)
+					continue
+				}
+			}
 			out[e.key] = v
 		}
 	}
 	return out
 }
+
+// nulProblem is the error for a string that holds a NUL byte.
+const nulProblem = "holds a NUL byte, which no argument, environment variable or label can"

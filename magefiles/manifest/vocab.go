@@ -8,16 +8,37 @@ import (
 	"syscall"
 )
 
-// appName is the form of an app name: see ValidAppName.
-var appName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+// ReservedBuildEnv are the variables of the build environment that the build sets for
+// each platform, with the value it sets them to, "" where that depends on the platform.
+// An app's env may set them only to that value.
+var ReservedBuildEnv = map[string]string{"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": ""}
+
+// repoComponent is the form the OCI distribution spec gives each component of a
+// repository path. go-containerregistry accepts more, which registries then refuse,
+// some with a bare 404; image tools refuse it as a name too.
+var repoComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
+
+// RepoComponentRule says in words what ValidRepoComponent accepts, for error messages.
+const RepoComponentRule = "lowercase letters and digits, joined by single '.', '_' or '__', or by dashes"
+
+// ValidRepoComponent reports whether c may be one component of a repository path:
+// lowercase letters and digits, joined by single '.', '_' or '__', or by dashes.
+func ValidRepoComponent(c string) bool { return repoComponent.MatchString(c) }
+
+// MaxAppNameLen is the longest app name, in bytes: the name is also part of file names
+// (the tarball's, a temporary file's beside the binary), which the file system limits.
+const MaxAppNameLen = 128
 
 // AppNameRule says in words what ValidAppName accepts, for error messages.
-const AppNameRule = "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit"
+const AppNameRule = "at most 128 " + RepoComponentRule
 
-// ValidAppName reports whether name is an app name: lowercase letters, digits, '.',
-// '_' and '-', starting with a letter or digit. The name is also the image's name and
-// part of file names, so the rule keeps it safe there and in tools' "dir:name" syntax.
-func ValidAppName(name string) bool { return appName.MatchString(name) }
+// ValidAppName reports whether name is an app name: one component of a repository path
+// (ValidRepoComponent) of at most MaxAppNameLen bytes. The name is the image's name in
+// every registry and tool, and part of file names; the rule also keeps it safe in tools'
+// "dir:name" syntax.
+func ValidAppName(name string) bool {
+	return len(name) <= MaxAppNameLen && ValidRepoComponent(name)
+}
 
 // NormalizePort returns an exposed port as image.ports stores it and an image
 // configuration lists it, number/protocol: "8080" becomes "8080/tcp" and "053/udp"

@@ -20,6 +20,15 @@ func TestValidAppName(t *testing.T) {
 		{"a/b", false},         // would leave the directory
 		{"a:b", false},         // would read as dir:name in skopeo's syntax
 		{"", false},
+		{"a.", false},   // registries and image tools refuse a trailing separator
+		{"a-", false},   //
+		{"a_", false},   //
+		{"a..b", false}, // two dots
+		{"a___b", false},
+		{"a__b", true}, // a double underscore is one separator
+		{"a--b", true}, // and so are several dashes
+		{strings.Repeat("a", MaxAppNameLen), true},
+		{strings.Repeat("a", MaxAppNameLen+1), false}, // too long for file names built from it
 	}
 	for _, tt := range tests {
 		if got := ValidAppName(tt.name); got != tt.want {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/minimalbuild/minimal/magefiles/internal/plainhttp"
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // RegistryOption configures Registry.
@@ -320,16 +320,11 @@ func (p *registryPublisher) Publish(ctx context.Context, app string, idx v1.Imag
 	return rs, nil
 }
 
-// pathComponent is the form the OCI distribution spec gives each component
-// of a repository path. go-containerregistry accepts more, which registries
-// then refuse, some with a bare 404.
-var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
-
 // checkPath checks a repository path, without its registry host.
 func checkPath(path string) error {
 	for c := range strings.SplitSeq(path, "/") {
-		if !pathComponent.MatchString(c) {
-			return fmt.Errorf("%q is not a valid repository path component: registries take lowercase letters and digits, joined by single '.', '_' or '__', or by dashes", c)
+		if !manifest.ValidRepoComponent(c) {
+			return fmt.Errorf("%q is not a valid repository path component: registries take %s", c, manifest.RepoComponentRule)
 		}
 	}
 	return nil

@@ -42,11 +42,19 @@ func GoArgs(spec manifest.Spec, out string) ([]string, error) {
 }
 
 // GoEnv returns the environment go build runs with for spec on target t: the current
-// environment, then the cross-compilation settings, then the app's own env.
+// environment, then the app's own env, then the cross-compilation settings, which win
+// (the manifest refuses an env that sets them otherwise).
 func GoEnv(spec manifest.Spec, t Target) []string {
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+t.GOARCH)
+	env := os.Environ()
 	for _, k := range sortedKeys(spec.Env) {
 		env = append(env, k+"="+spec.Env[k])
+	}
+	for _, k := range sortedKeys(manifest.ReservedBuildEnv) {
+		v := manifest.ReservedBuildEnv[k]
+		if k == "GOARCH" {
+			v = t.GOARCH
+		}
+		env = append(env, k+"="+v)
 	}
 	return env
 }
