@@ -63,7 +63,11 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	if err := overBudget(results); err != nil {
 		return nil, err
 	}
-	r, wrote, err := outdir.Publish(ctx, o.out, publishApps(m, results), o.published)
+	// Once every action has succeeded, an interrupt no longer stops the build from
+	// writing images/: stopping between two apps, or between an app's layout entry and
+	// its tarballs, would leave images/ part old and part new. Publishing writes local
+	// files only, and takes a second or less.
+	r, wrote, err := outdir.Publish(context.WithoutCancel(ctx), o.out, publishApps(m, results), o.published)
 	if err != nil {
 		return nil, err
 	}

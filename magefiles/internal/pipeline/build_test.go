@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"io"
 	"os"
 	"path/filepath"
@@ -193,6 +194,41 @@ func TestBuildCancelledPublishesNothing(t *testing.T) {
 	after := listDir(t, out)
 	if strings.Join(before, "\n") != strings.Join(after, "\n") {
 		t.Errorf("a cancelled build changed the output directory:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestBuildCancelledWhilePublishing checks that a build cancelled after its
+// actions, while it writes the output directory, writes all of it: images/
+// then holds what a clean build of the same sources holds, not the first
+// apps new and the others old.
+func TestBuildCancelledWhilePublishing(t *testing.T) {
+	m := fixture(t)
+	out := filepath.Join(m.Root, "images")
+	cacheDir := t.TempDir()
+	if _, err := Build(context.Background(), m, WithCache(cacheDir), WithOut(out), WithLog(io.Discard), withBuilder("go", &fakeBuilder{})); err != nil {
+		t.Fatal(err)
+	}
+	// Another time stamp changes every image, so the next build rewrites every app.
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	ctx, cancel := context.WithCancel(context.Background())
+	var published []string
+	_, err := Build(ctx, m, WithCache(cacheDir), WithOut(out), WithLog(io.Discard), withBuilder("go", &fakeBuilder{}),
+		withPublished(func(app string) {
+			published = append(published, app)
+			cancel()
+		}))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Build error = %v, want none or context.Canceled", err)
+	}
+	if len(published) != 3 {
+		t.Errorf("published %v, want all three apps after the cancel", published)
+	}
+	clean := filepath.Join(t.TempDir(), "clean")
+	if _, err := Build(context.Background(), m, WithCache(t.TempDir()), WithOut(clean), WithLog(io.Discard), withBuilder("go", &fakeBuilder{})); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(treeDigest(t, clean), treeDigest(t, out)); diff != "" {
+		t.Errorf("images/ after the cancel differs from a clean build (-clean +cancelled):\n%s", diff)
 	}
 }
 

@@ -28,6 +28,7 @@
 // A later action is keyed by the digest of an earlier one's output, not by its key, so
 // a change that compiles to the same bytes stops there.
 //
-// Nothing is published unless every app built: a failure or a cancelled context leaves
-// the output directory (package outdir) as it was.
+// Nothing is published unless every app built: a failure, or a context cancelled before
+// every action is done, leaves the output directory (package outdir) as it was. Once
+// publishing has begun it finishes, so that the directory never holds two builds' files.
 package pipeline
