@@ -22,12 +22,12 @@ import (
 	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
-// Build builds every app in minimal.yaml for every platform into images/ (binaries, an OCI layout, docker tarballs, a size report), redoing only what changed since the last build.
+// Build builds every app in minimal.yaml for every platform into images/ (binaries, an OCI layout, docker tarballs, a size report), redoing only what changed since the last build and removing what an app or platform no longer in the manifest left there.
 func Build(ctx context.Context) error {
 	return build(ctx)
 }
 
-// App builds the named apps only (a comma-separated list): go tool mage app hello,greet.
+// App builds the named apps only (a comma-separated list), leaving the others in images/ as they were: go tool mage app hello,greet.
 func App(ctx context.Context, names string) error {
 	apps, err := appList("app", names)
 	if err != nil {

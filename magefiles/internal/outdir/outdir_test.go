@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestPublishWritesOnlyWhatChanged(t *testing.T) {
 		{"publishing one app rewrites the report, and keeps the other app (checked below)", []App{testApp(t, "two", []byte("22"))}, true},
 	}
 	for _, st := range steps {
-		_, wrote, err := Publish(t.Context(), out, st.apps, nil)
+		_, wrote, err := Publish(t.Context(), out, st.apps, false, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", st.why, err)
 		}
@@ -124,4 +125,67 @@ func TestWorkDirRemovesDeadBuilds(t *testing.T) {
 		t.Errorf("a live build's work directory was removed by another: %v", err)
 	}
 	os.RemoveAll(again)
+}
+
+// TestPublishEveryAppPrunes checks that a publish of every app removes what
+// the last one published for an app, or a platform, that is gone, and that a
+// publish of some apps keeps the others.
+func TestPublishEveryAppPrunes(t *testing.T) {
+	out := t.TempDir()
+	amd64, i386 := manifest.Platform{OS: "linux", Arch: "amd64"}, manifest.Platform{OS: "linux", Arch: "386"}
+	onlyAMD64 := func(a App) App {
+		a.Platforms = a.Platforms[:1]
+		return a
+	}
+	steps := []struct {
+		why   string
+		apps  []App
+		every bool
+		have  []string // apps the layout holds after
+		files []string // binaries and tarballs there after
+	}{
+		{"a first publish", []App{testApp(t, "one", []byte("1")), testApp(t, "two", []byte("2"))}, true,
+			[]string{"one", "two"}, []string{"one amd64", "one 386", "two amd64", "two 386"}},
+		{"some apps keep the others", []App{testApp(t, "one", []byte("1"))}, false,
+			[]string{"one", "two"}, []string{"one amd64", "one 386", "two amd64", "two 386"}},
+		{"every app: two and one's 386 are gone", []App{onlyAMD64(testApp(t, "one", []byte("1")))}, true,
+			[]string{"one"}, []string{"one amd64"}},
+		{"and come back when built again", []App{testApp(t, "one", []byte("1")), testApp(t, "two", []byte("2"))}, true,
+			[]string{"one", "two"}, []string{"one amd64", "one 386", "two amd64", "two 386"}},
+	}
+	for _, st := range steps {
+		if _, _, err := Publish(t.Context(), out, st.apps, st.every, nil); err != nil {
+			t.Fatalf("%s: %v", st.why, err)
+		}
+		for _, app := range []string{"one", "two"} {
+			_, err := Indexes(out, []string{app})
+			if want := slices.Contains(st.have, app); (err == nil) != want {
+				t.Errorf("%s: the layout has %s: %v, want %v", st.why, app, err == nil, want)
+			}
+			for _, p := range []manifest.Platform{amd64, i386} {
+				want := slices.Contains(st.files, app+" "+p.Arch)
+				for _, path := range []string{BinaryPath(out, app, p), filepath.Join(out, "tar", app+"-"+p.Arch+".tar")} {
+					if _, err := os.Stat(path); (err == nil) != want {
+						t.Errorf("%s: %s is there: %v, want %v", st.why, path, err == nil, want)
+					}
+				}
+			}
+		}
+	}
+	// No blob of a pruned image is left behind.
+	blobs, err := os.ReadDir(filepath.Join(out, "oci", "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := t.TempDir()
+	if _, _, err := Publish(t.Context(), final, steps[len(steps)-1].apps, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadDir(filepath.Join(final, "oci", "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blobs) != len(want) {
+		t.Errorf("the pruned layout holds %d blobs, a fresh one %d", len(blobs), len(want))
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -90,8 +91,11 @@ type publisher struct {
 	out      string
 	old, new state
 	wrote    int
-	layout   publish.Interface
-	tarball  publish.Interface
+	// written holds the files under out, by the state's names, that this publish
+	// has; a file of the state it does not hold is pruned.
+	written map[string]bool
+	layout  publish.Interface
+	tarball publish.Interface
 	// published is called after each app is written to the layout.
 	published func(app string)
 }
@@ -101,10 +105,13 @@ type publisher struct {
 // it wrote. Each file is written beside its final name and renamed into place, and the
 // layout's index.json is replaced last, so an interrupted publish never leaves a
 // partial file. Before the first change the state file is removed, so that a build
-// interrupted while publishing is followed by one that checks everything again. Apps
-// that were published before and are not in apps keep their entries. published, when
-// not nil, is called after each app is written to the layout.
-func Publish(ctx context.Context, out string, apps []App, published func(app string)) (*report.Report, int, error) {
+// interrupted while publishing is followed by one that checks everything again. When
+// every is false, apps published before and not in apps keep what they had; when it is
+// true, apps are every app there is, and what the last build published that they do
+// not have (an app's layout entries, a tarball or binary of an app or platform no
+// longer built) is removed. published, when not nil, is called after each app is
+// written to the layout.
+func Publish(ctx context.Context, out string, apps []App, every bool, published func(app string)) (*report.Report, int, error) {
 	old := readState(out)
 	if fileSum(filepath.Join(out, layoutDir, "index.json")) != old.Layout || old.Layout == "" {
 		old.Apps = map[string]string{}
@@ -113,6 +120,7 @@ func Publish(ctx context.Context, out string, apps []App, published func(app str
 		out:     out,
 		old:     old,
 		new:     state{Apps: maps.Clone(old.Apps), Files: maps.Clone(old.Files)},
+		written: map[string]bool{},
 		layout:  publish.Layout(filepath.Join(out, layoutDir)),
 		tarball: publish.Tarball(filepath.Join(out, tarDir)),
 
@@ -125,6 +133,11 @@ func Publish(ctx context.Context, out string, apps []App, published func(app str
 			return nil, 0, err
 		}
 		rep.Apps = append(rep.Apps, ar)
+	}
+	if every {
+		if err := p.prune(ctx, apps); err != nil {
+			return nil, 0, err
+		}
 	}
 	if err := p.report(rep); err != nil {
 		return nil, 0, err
@@ -140,6 +153,36 @@ func Publish(ctx context.Context, out string, apps []App, published func(app str
 		}
 	}
 	return rep, p.wrote, nil
+}
+
+// prune removes what the last build published and this one did not: the layout
+// entries of apps not in apps, and the files of the state that no app of apps has.
+func (p *publisher) prune(ctx context.Context, apps []App) error {
+	for _, name := range slices.Sorted(maps.Keys(p.old.Apps)) {
+		if slices.ContainsFunc(apps, func(a App) bool { return a.Name == name }) {
+			continue
+		}
+		if err := p.dirty(); err != nil {
+			return err
+		}
+		if err := publish.RemoveFromLayout(ctx, filepath.Join(p.out, layoutDir), name); err != nil {
+			return err
+		}
+		delete(p.new.Apps, name)
+	}
+	for _, rel := range slices.Sorted(maps.Keys(p.old.Files)) {
+		if p.written[rel] {
+			continue
+		}
+		if err := p.dirty(); err != nil {
+			return err
+		}
+		if err := os.Remove(filepath.Join(p.out, filepath.FromSlash(rel))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		delete(p.new.Files, rel)
+	}
+	return nil
 }
 
 // dirty notes a write, removing the state file before the first.
@@ -183,6 +226,7 @@ func (p *publisher) app(ctx context.Context, a App) (report.App, error) {
 			tarsFresh = false
 		}
 		p.new.Files[tar] = d.String()
+		p.written[tar] = true
 	}
 	idx, err := oci.Index(images, a.Annotations)
 	if err != nil {
@@ -235,6 +279,7 @@ func (p *publisher) binary(path string, bin Binary) error {
 	rel = filepath.ToSlash(rel)
 	sum := hex.EncodeToString(bin.SHA256[:])
 	p.new.Files[rel] = sum
+	p.written[rel] = true
 	if fi, err := os.Stat(path); err == nil && fi.Size() == bin.Size && p.old.Files[rel] == sum {
 		return nil
 	}

@@ -24,6 +24,8 @@ import (
 // Build builds the apps of m for their platforms and publishes them into the output
 // directory: binaries under bin/, one OCI image layout under oci/, docker tarballs under
 // tar/, and the size report as report.json and report.svg. It returns the size report.
+// Without WithApps it builds every app, and removes from the output directory what an
+// earlier build published for an app or platform that m no longer has.
 func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report.Report, err error) {
 	o, err := makeOptions(m, opts)
 	if err != nil {
@@ -67,7 +69,7 @@ func Build(ctx context.Context, m *manifest.Manifest, opts ...Option) (_ *report
 	// writing images/: stopping between two apps, or between an app's layout entry and
 	// its tarballs, would leave images/ part old and part new. Publishing writes local
 	// files only, and takes a second or less.
-	r, wrote, err := outdir.Publish(context.WithoutCancel(ctx), o.out, publishApps(m, results), o.published)
+	r, wrote, err := outdir.Publish(context.WithoutCancel(ctx), o.out, publishApps(m, results), len(o.apps) == 0, o.published)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -251,5 +252,35 @@ func TestBuildSelectedApps(t *testing.T) {
 	}
 	if len(r.Apps) != 1 || r.Apps[0].Name != "three" || fb.calls.Load() != 2 {
 		t.Errorf("built %d times, report %+v; want only three, twice", fb.calls.Load(), r.Apps)
+	}
+}
+
+// TestBuildRemovesAppsGone checks that a build of some apps leaves the
+// others in the output directory, and a build of every app removes an app
+// the manifest no longer has.
+func TestBuildRemovesAppsGone(t *testing.T) {
+	m := fixture(t)
+	out, cacheDir := filepath.Join(m.Root, "images"), t.TempDir()
+	build := func(m *manifest.Manifest, opts ...Option) {
+		t.Helper()
+		opts = append(opts, WithCache(cacheDir), WithOut(out), WithLog(io.Discard), withBuilder("go", &fakeBuilder{}))
+		if _, err := Build(context.Background(), m, opts...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	has := func(app string) bool {
+		_, err := os.Stat(filepath.Join(out, "tar", app+"-amd64.tar"))
+		return err == nil
+	}
+	build(m)
+	fewer := *m
+	fewer.Apps = slices.DeleteFunc(slices.Clone(m.Apps), func(a manifest.App) bool { return a.Name == "three" })
+	build(&fewer, WithApps("one"))
+	if !has("three") {
+		t.Errorf("a build of one app removed another")
+	}
+	build(&fewer)
+	if has("three") || !has("one") || !has("two") {
+		t.Errorf("after a build of every app: one %v, two %v, three %v; want three gone", has("one"), has("two"), has("three"))
 	}
 }

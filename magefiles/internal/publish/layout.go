@@ -276,19 +276,7 @@ func (l *layoutPublisher) publish(ctx context.Context, app string, idx v1.ImageI
 	}
 	// The app's old entries go, and with them the referrers of what they
 	// named and any referrer of what the new entries name.
-	gone := maps.Clone(own)
-	for _, d := range top.Manifests {
-		if name := d.Annotations[RefName]; name == app || strings.HasPrefix(name, app+"/") {
-			gone[d.Digest] = true
-		}
-	}
-	top.Manifests = slices.DeleteFunc(top.Manifests, func(d v1.Descriptor) bool {
-		if name, ok := d.Annotations[RefName]; ok {
-			return name == app || strings.HasPrefix(name, app+"/")
-		}
-		s, ok := subjects[d.Digest]
-		return ok && gone[s]
-	})
+	dropApp(top, app, subjects, maps.Clone(own))
 	top.Manifests = append(top.Manifests, entries...)
 	for _, r := range refs {
 		if subjects[r.desc.Digest] == r.subject && slices.ContainsFunc(top.Manifests, func(d v1.Descriptor) bool { return d.Digest == r.desc.Digest }) {
@@ -305,6 +293,74 @@ func (l *layoutPublisher) publish(ctx context.Context, app string, idx v1.ImageI
 		return nil, fmt.Errorf("the entry is written, but removing unused blobs failed: %w", err)
 	}
 	return entries, nil
+}
+
+// dropApp removes from top the entries of app, and the referrers whose subject
+// one of them, or one of the manifests gone already holds, names. It reports
+// whether there were any.
+func dropApp(top *v1.IndexManifest, app string, subjects map[v1.Hash]v1.Hash, gone map[v1.Hash]bool) bool {
+	ofApp := func(name string) bool { return name == app || strings.HasPrefix(name, app+"/") }
+	found := false
+	for _, d := range top.Manifests {
+		if ofApp(d.Annotations[RefName]) {
+			gone[d.Digest], found = true, true
+		}
+	}
+	top.Manifests = slices.DeleteFunc(top.Manifests, func(d v1.Descriptor) bool {
+		if name, ok := d.Annotations[RefName]; ok {
+			return ofApp(name)
+		}
+		s, ok := subjects[d.Digest]
+		return ok && gone[s]
+	})
+	return found
+}
+
+// RemoveFromLayout removes app from the OCI layout in dir, as Layout writes
+// it: the app's entries, the referrers of what they name, and the blobs no
+// other entry uses. A dir that is no layout, or a layout without the app, is
+// left as it is.
+func RemoveFromLayout(ctx context.Context, dir, app string) error {
+	if err := checkApp(app); err != nil {
+		return fmt.Errorf("removing from OCI layout %s: %w", dir, err)
+	}
+	if err := removeFromLayout(ctx, dir, app); err != nil {
+		return fmt.Errorf("removing %s from OCI layout %s: %w", app, dir, err)
+	}
+	return nil
+}
+
+func removeFromLayout(ctx context.Context, dir, app string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	st, err := stateFor(dir)
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	top, err := readTopIndex(dir)
+	if err != nil {
+		return err
+	}
+	subjects, err := layoutSubjects(dir, top, st.manifests)
+	if err != nil {
+		return err
+	}
+	if !dropApp(top, app, subjects, map[v1.Hash]bool{}) {
+		return nil
+	}
+	if err := writeTopIndex(ctx, dir, top); err != nil {
+		return err
+	}
+	if err := collectGarbage(dir, top, st.pending, st.inflight == 0, st.manifests); err != nil {
+		return fmt.Errorf("the entries are removed, but removing unused blobs failed: %w", err)
+	}
+	return nil
 }
 
 // initLayout makes sure dir is an OCI layout, creating an empty one if dir

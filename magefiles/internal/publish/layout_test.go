@@ -3,7 +3,9 @@ package publish_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -283,6 +285,40 @@ func TestLayoutRepublishReplacesAndCollects(t *testing.T) {
 	}
 	if diff := cmp.Diff(present, blobFiles(t, dir)); diff != "" {
 		t.Errorf("republishing the same index changed the blobs (-before +after):\n%s", diff)
+	}
+}
+
+// TestRemoveFromLayout checks that removing an app takes out its entries and
+// the blobs only they used, keeps the other app's, and that removing an app
+// the layout does not hold, or from no layout, changes nothing.
+func TestRemoveFromLayout(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "oci")
+	if err := publish.RemoveFromLayout(t.Context(), dir, "hello"); err != nil {
+		t.Fatalf("removing from no layout: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("removing from no layout made %s: %v", dir, err)
+	}
+	lp := publish.Layout(dir)
+	hello, world := appIndex(t, "hello", "v1"), appIndex(t, "world", "v1")
+	publishOne(t, lp, "hello", hello)
+	publishOne(t, lp, "world", world)
+	if err := publish.RemoveFromLayout(t.Context(), dir, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	checkLayout(t, dir, entries(t, "world", world))
+	if diff := cmp.Diff(reachable(t, dir), blobFiles(t, dir)); diff != "" {
+		t.Errorf("blob files differ from the blobs the layout refers to (-referenced +present):\n%s", diff)
+	}
+	before := readFile(t, filepath.Join(dir, "index.json"))
+	if err := publish.RemoveFromLayout(t.Context(), dir, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if after := readFile(t, filepath.Join(dir, "index.json")); !bytes.Equal(before, after) {
+		t.Errorf("removing an app the layout does not hold changed index.json")
+	}
+	if err := publish.RemoveFromLayout(t.Context(), dir, "../x"); err == nil {
+		t.Errorf("removing an invalid app name succeeded")
 	}
 }
 
