@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -138,7 +139,7 @@ func (d *decoder) document(data []byte) (top *yaml.Node) {
 		if errors.Is(err, io.EOF) {
 			d.errorf(nil, "", "empty manifest; want a mapping with version and apps")
 		} else {
-			d.syntax(err)
+			d.syntax(data, err)
 		}
 		return nil
 	}
@@ -147,7 +148,7 @@ func (d *decoder) document(data []byte) (top *yaml.Node) {
 	case err == nil:
 		d.errorf(&next, "", "a second YAML document; want exactly one")
 	case !errors.Is(err, io.EOF):
-		d.syntax(err)
+		d.syntax(data, err)
 	}
 	if len(doc.Content) == 0 {
 		d.errorf(nil, "", "empty manifest; want a mapping with version and apps")
@@ -165,16 +166,95 @@ func (d *decoder) document(data []byte) (top *yaml.Node) {
 	return top
 }
 
-// syntax records a YAML syntax error, at its line when yaml.v3 gives one.
-func (d *decoder) syntax(err error) {
-	msg := err.Error()
+// syntax records a YAML syntax error in data where it is. yaml.v3 gives the line where
+// the construct holding the error begins (a list that a badly indented line ends, say),
+// or no line, and never a column; syntaxAt narrows that down.
+func (d *decoder) syntax(data []byte, err error) {
+	line, msg := splitSyntax(err)
+	line, col := syntaxAt(data, line, msg)
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Column: col, Msg: "invalid YAML: " + msg})
+}
+
+// splitSyntax returns the line a yaml.v3 syntax error names, 0 for none, and its
+// message.
+func splitSyntax(err error) (line int, msg string) {
+	msg = err.Error()
 	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
 		if line, err := strconv.Atoi(m[1]); err == nil {
-			d.errs = append(d.errs, &Error{File: d.file, Line: line, Msg: "invalid YAML: " + m[2]})
-			return
+			return line, m[2]
 		}
 	}
-	d.errorf(nil, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	return 0, strings.TrimPrefix(msg, "yaml: ")
+}
+
+// syntaxAt finds the line and column of a syntax error that yaml.v3 reports as msg at
+// line: the first line whose end, when the file is cut there, gives the same error at
+// the same line, found by bisection. That is where the error is, or, for one that shows
+// only at a later line (a flow collection left open), no earlier than line. The column
+// is that of the character the message names (a tab, an alias) or of the line's first
+// one. When no cut gives the error, it returns line and no column.
+func syntaxAt(data []byte, line int, msg string) (int, int) {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	same := func(k int) bool {
+		err := firstError(bytes.Join(lines[:k], nil))
+		if err == nil {
+			return false
+		}
+		l, m := splitSyntax(err)
+		return l == line && m == msg
+	}
+	lo, hi := max(line, 1), len(lines)
+	if lo > hi || !same(hi) {
+		return line, 0
+	}
+	for lo < hi { // same(hi) holds
+		if mid := (lo + hi) / 2; same(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return hi, syntaxColumn(string(lines[hi-1]), msg)
+}
+
+// firstError returns the first error decoding data's documents gives, nil for none.
+func firstError(data []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// unknownAnchor matches yaml.v3's message for an alias with no anchor.
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// syntaxColumn returns the 1-based column, in characters, in line of what msg is about.
+func syntaxColumn(line, msg string) int {
+	at := -1
+	switch {
+	case strings.Contains(msg, "tab"):
+		at = strings.IndexByte(line, '\t')
+	case unknownAnchor.MatchString(msg):
+		at = strings.Index(line, "*"+unknownAnchor.FindStringSubmatch(msg)[1])
+	}
+	if at < 0 {
+		at = len(line) - len(strings.TrimLeft(line, " \t"))
+		if at == len(line) {
+			return 1
+		}
+	}
+	return utf8.RuneCountInString(line[:at]) + 1
 }
 
 // resolve follows an alias to the node it names. Every node the decoder visits passes
