@@ -595,6 +595,10 @@ func (d *decoder) files(n *yaml.Node, p string) []File {
 					continue
 				}
 				f.To = path.Clean(s)
+				if f.To == ImageAppDir || strings.HasPrefix(f.To, ImageAppDir+"/") {
+					d.errorf(e.v, e.path, "invalid destination %q; %s holds the app's executable, which the build puts there", s, ImageAppDir)
+					continue
+				}
 				if j, ok := targets[f.To]; ok {
 					d.errorf(e.v, e.path, "%q is already the destination of %s[%d]", f.To, p, j)
 					continue
@@ -771,6 +775,10 @@ func (d *decoder) app(m *Manifest, def, al *layer) App {
 		}
 		if lang == LangGo && srcLayer.srcOK && (len(src) != 1 || !isDir(d.root, src[0])) {
 			d.errorf(srcLayer.vals["src"], srcLayer.path+".src", "a go app's src must be one package directory")
+		} else if srcLayer.srcOK {
+			if msg := srcHolds(d.root, src, lang); msg != "" {
+				d.errorf(srcLayer.vals["src"], srcLayer.path+".src", "%s", msg)
+			}
 		}
 	}
 	switch {
@@ -781,6 +789,12 @@ func (d *decoder) app(m *Manifest, def, al *layer) App {
 		for _, p := range noSrc {
 			d.errorf(al.node, al.path, "no src for %s; set src, or targets.%s.src", p, p.Arch)
 		}
+	}
+	if a.Image.UsesInit() && slices.ContainsFunc(a.Image.Files, func(f File) bool {
+		return f.To == ImageInit || strings.HasPrefix(f.To, ImageInit+"/")
+	}) {
+		n, p := lastSet("image", def, al)
+		d.errorf(n, p, "image.files writes %s, where image.init puts minimal's init; choose another destination, or leave init out", ImageInit)
 	}
 	for _, o := range outputs {
 		what := fmt.Sprintf("app %q is %s", a.Name, o.lang)

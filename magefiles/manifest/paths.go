@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -160,15 +161,55 @@ func isDir(root, rel string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// langOfExt is the lang of a source file's extension; "" if it has none.
+// langOfExt is the lang of a source file's extension, C for a header; "" if it has none.
 func langOfExt(name string) string {
-	switch filepath.Ext(name) {
-	case ".go":
-		return LangGo
-	case ".c", ".h":
+	ext := filepath.Ext(name)
+	for _, l := range []string{LangGo, LangC, LangAsm} {
+		if slices.Contains(SourceExts(l), ext) {
+			return l
+		}
+	}
+	if slices.Contains(HeaderExts, ext) {
 		return LangC
-	case ".S", ".s", ".asm", ".nasm":
-		return LangAsm
+	}
+	return ""
+}
+
+// srcHolds returns a message when the repository paths src cannot be built as lang, as
+// the toolchain reads them: a file with no extension of lang's sources (or, for C, of
+// headers), a directory with no source file of lang, or no source file at all. Paths
+// that cannot be read are left to the checks that report them.
+func srcHolds(root string, src []string, lang string) string {
+	exts := SourceExts(lang)
+	want := strings.Join(exts, ", ")
+	sources := 0
+	for _, s := range src {
+		full := filepath.Join(root, filepath.FromSlash(s))
+		fi, err := os.Stat(full)
+		if err != nil {
+			return ""
+		}
+		if !fi.IsDir() {
+			switch ext := filepath.Ext(s); {
+			case slices.Contains(exts, ext):
+				sources++
+			case lang == LangC && slices.Contains(HeaderExts, ext):
+			default:
+				return fmt.Sprintf("%q is not a source file for lang %s (%s); set lang, or src", s, lang, want)
+			}
+			continue
+		}
+		entries, err := os.ReadDir(full)
+		if err != nil {
+			return ""
+		}
+		if !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return !e.IsDir() && slices.Contains(exts, filepath.Ext(e.Name())) }) {
+			return fmt.Sprintf("directory %q holds no source files for lang %s (%s); set lang, or src", s, lang, want)
+		}
+		sources++
+	}
+	if sources == 0 {
+		return fmt.Sprintf("no source files for lang %s (%s), only headers; add them to src", lang, want)
 	}
 	return ""
 }

@@ -3,9 +3,44 @@ package manifest
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+)
+
+// The extensions of source files: a file of src must have one of its lang's (or, in a C
+// app, HeaderExts), and a directory of src stands for its files with one of them. GAS
+// sources are assembled by zig (.S through the C preprocessor first), NASM sources by
+// nasm; C headers are passed over.
+var (
+	GoExts     = []string{".go"}
+	CExts      = []string{".c"}
+	HeaderExts = []string{".h"}
+	GASExts    = []string{".S", ".s"}
+	NASMExts   = []string{".asm", ".nasm"}
+)
+
+// SourceExts returns the extensions of lang's source files.
+func SourceExts(lang string) []string {
+	switch lang {
+	case LangGo:
+		return GoExts
+	case LangC:
+		return CExts
+	case LangAsm:
+		return slices.Concat(GASExts, NASMExts)
+	}
+	return nil
+}
+
+// Where an image holds what the build puts in it, as ko lays it out: the app's executable
+// in ImageAppDir, its data directory (image.data) at ImageDataDir, and with image.init
+// minimal's init at ImageInit.
+const (
+	ImageAppDir  = "/ko-app"
+	ImageDataDir = "/var/run/ko"
+	ImageInit    = "/init"
 )
 
 // ReservedBuildEnv are the variables of the build environment that the build sets for

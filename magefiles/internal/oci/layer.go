@@ -15,14 +15,16 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/minimalbuild/minimal/magefiles/manifest"
 )
 
 // AppDir is the directory that holds an app's binary in its image, as in ko.
-const AppDir = "/ko-app"
+const AppDir = manifest.ImageAppDir
 
 // DataDir is the directory an app's data directory is copied to, as in ko.
 // Images that have one set KO_DATA_PATH to it.
-const DataDir = "/var/run/ko"
+const DataDir = manifest.ImageDataDir
 
 // dirMode is the mode of every directory the layers create implicitly.
 const dirMode = 0o755

@@ -15,7 +15,7 @@ import (
 
 // Path is where the init sits in an image, and the first word of the entrypoint of
 // an image that has one.
-const Path = "/init"
+const Path = manifest.ImageInit
 
 // MaxSize is the most bytes the init of any architecture may take.
 const MaxSize = 1024

@@ -18,9 +18,9 @@ import (
 // The extensions of assembly sources: GAS syntax, assembled by zig (.S through the C
 // preprocessor first), and NASM syntax, assembled by nasm.
 var (
-	gasExts  = []string{".S", ".s"}
-	nasmExts = []string{".asm", ".nasm"}
-	asmExts  = slices.Concat(gasExts, nasmExts)
+	gasExts  = manifest.GASExts
+	nasmExts = manifest.NASMExts
+	asmExts  = manifest.SourceExts(manifest.LangAsm)
 )
 
 // asmStripLinkFlags are the ld.lld flags the strip pass adds to an assembly link; it

@@ -159,8 +159,8 @@ func (b *cBuilder) build(ctx context.Context, spec manifest.Spec, out string) er
 // cExts are the extensions of the files the C builder compiles; cIgnored, of the files
 // in a C app's sources it passes over.
 var (
-	cExts    = []string{".c"}
-	cIgnored = []string{".h"}
+	cExts    = manifest.CExts
+	cIgnored = manifest.HeaderExts
 )
 
 // cArgs returns the zig argv that compiles and links srcs into out for spec on t. dir
