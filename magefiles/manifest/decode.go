@@ -671,6 +671,10 @@ func (d *decoder) test(n *yaml.Node, p string) *Test {
 				d.errorf(e.v, e.path, "invalid duration %q; want a positive Go duration such as 200ms", s)
 				continue
 			}
+			if after > TestTimeout {
+				d.errorf(e.v, e.path, "after %v is longer than a smoke test may run (%v)", after, TestTimeout)
+				continue
+			}
 			t.After = after
 		}
 	}

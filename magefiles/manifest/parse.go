@@ -51,6 +51,9 @@ const (
 	// DefaultAfter is how long a smoke test waits before sending test.signal when
 	// test.after is not set.
 	DefaultAfter = 200 * time.Millisecond
+	// TestTimeout is how long a smoke test may run: one without a signal must end
+	// within it, and test.after may be at most that long.
+	TestTimeout = 30 * time.Second
 )
 
 // DefaultPlatforms returns the platforms every app is built for when the manifest does

@@ -16,7 +16,7 @@ import (
 
 // DefaultTimeout bounds a smoke test that has no signal: a test that has not ended by then
 // fails.
-const DefaultTimeout = 30 * time.Second
+const DefaultTimeout = manifest.TestTimeout
 
 // grace is how long a signalled process has to end.
 var grace = 5 * time.Second
