@@ -593,7 +593,7 @@ func TestRegistryRefuses(t *testing.T) {
 		wantErr   string
 	}{
 		{"an app name that is not one", "Hello", nil, "invalid app name"},
-		{"an app name registries do not take as a repository", "hello-", nil, `"hello-" is not a valid repository path component`},
+		{"an app name registries do not take as a repository", "hello-", nil, `invalid app name "hello-"`},
 		{"a tag that is not one", "hello", []string{"v1", "no/slashes"}, `invalid tag "no/slashes"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
