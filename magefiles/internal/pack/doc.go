@@ -103,8 +103,9 @@
 //  5. sets AT_PHDR, AT_PHNUM and AT_ENTRY in the auxiliary vector to the
 //     program's, which static C libraries use to find their TLS template and
 //     IRELATIVE relocations;
-//  6. restores the initial stack pointer, clears every register as the
-//     kernel does (the C runtime takes %rdx/%edx as an atexit function) and
+//  6. restores the initial stack pointer, clears every general-purpose
+//     register as the kernel does (the C runtime takes %rdx/%edx as an
+//     atexit function; the flags are not the kernel's: ZF and PF are set) and
 //     jumps to the program's entry point.
 //
 // argc, argv, envp and the auxiliary vector stay where the kernel put them,
@@ -154,10 +155,27 @@
 //
 // Other differences a program can see: /proc/self/maps shows the program's
 // segments as anonymous memory; the heap that brk grows starts above the
-// stub's segment rather than right after the program's bss; a short-lived
-// thread per extra stream exists before the program starts, and is gone
-// when it does. Tools that read the file (go version -m, debug/buildinfo,
-// readelf) see the stub, not the program, as with every packer.
+// stub's segment rather than right after the program's bss, and the stub's
+// first pages follow the program's last one, so a read just past the
+// program's end may not fault; a short-lived thread per extra stream exists
+// before the program starts, and is gone when it does (it takes a PID: in a
+// new PID namespace the program's first child gets 3, not 2);
+// /proc/self/auxv and PR_GET_AUXV show the stub's AT_PHDR, AT_PHNUM and
+// AT_ENTRY, while the copy on the stack that C libraries and the Go runtime
+// read has the program's; the bytes of a segment's last page past its file
+// bytes are zeros, where the kernel shows the file's next bytes; and a
+// position-independent program is loaded at a page boundary, not at one of
+// its largest p_align. The stub decodes on the program's stack and needs
+// about 34 KB of it: under ulimit -s below about 40 KB (the default is
+// 8 MB) a packed program crashes before it starts. On 386 with an unlimited
+// stack the kernel lays memory out bottom-up and may put the vDSO inside a
+// program spanning more than about 580 MB, which the stub then cannot map.
+// Pack refuses segment layouts the kernel maps in ways the stub does not
+// copy (a read-only segment with memory past its file bytes, a segment of
+// bss alone in the previous one's last page) and segments more than
+// 256 MiB apart, since the stub maps the program's whole span at once.
+// Tools that read the file (go version -m, debug/buildinfo, readelf) see
+// the stub, not the program, as with every packer.
 //
 // # Building the stub
 //

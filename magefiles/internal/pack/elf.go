@@ -131,6 +131,8 @@ func parse(bin []byte) (*program, error) {
 		return nil, fmt.Errorf("%w: program header size %d, want %d", ErrMalformed, phentsize, a.phentsize)
 	case phoff > uint64(len(bin)) || uint64(len(bin))-phoff < uint64(phnum*phentsize):
 		return nil, fmt.Errorf("%w: the program header table is outside the file", ErrMalformed)
+	case phnum*phentsize > maxPhdrs:
+		return nil, fmt.Errorf("%w: the program header table takes %d bytes; the kernel refuses more than %d", ErrMalformed, phnum*phentsize, maxPhdrs)
 	}
 	p.phnum = phnum
 
@@ -162,6 +164,9 @@ func parse(bin []byte) (*program, error) {
 				return nil, fmt.Errorf("%w: program header %d: PT_LOAD segments overlap or are out of order", ErrMalformed, i)
 			}
 			if s.memsz > 0 {
+				if err := checkKernelLayout(s, p.loads); err != nil {
+					return nil, fmt.Errorf("program header %d: %w", i, err)
+				}
 				p.loads = append(p.loads, s)
 			}
 		}
@@ -170,14 +175,54 @@ func parse(bin []byte) (*program, error) {
 		return nil, fmt.Errorf("%w: nothing to load", ErrMalformed)
 	}
 	// As the kernel does: the program headers are in memory where the
-	// segment whose file image holds their start maps them.
+	// last segment whose file image holds their start maps them.
 	for _, s := range p.loads {
 		if s.off <= phoff && phoff-s.off < s.filesz {
 			p.phdr = s.vaddr + (phoff - s.off)
-			break
 		}
 	}
+	if gaps := gapBytes(p.loads); gaps > maxGaps {
+		return nil, fmt.Errorf("%w: %d MiB of address space lie between the segments; the stub maps the program's whole span at once", ErrUnsupported, gaps>>20)
+	}
 	return p, nil
+}
+
+// maxPhdrs is the largest program header table, in bytes, that the kernel loads.
+const maxPhdrs = 65536
+
+// maxGaps is the most address space, in bytes, that may lie between the pages
+// of the segments: the stub reserves the program's whole span in one mapping,
+// so one far from the others would make it ask for far more memory than the
+// program uses, which limits and the address space's layout may refuse.
+const maxGaps = 256 << 20
+
+// gapBytes is the number of bytes of address space between the pages of
+// loads, which are in order and do not overlap.
+func gapBytes(loads []segment) uint64 {
+	var n uint64
+	for i := 1; i < len(loads); i++ {
+		if from, to := pageUp(loads[i-1].end()), pageDown(loads[i].vaddr); to > from {
+			n += to - from
+		}
+	}
+	return n
+}
+
+// checkKernelLayout refuses a PT_LOAD segment s, after the segments loads,
+// that kernels map in ways the stub does not copy: a segment that is not
+// writable yet holds memory past its file bytes (the kernel cannot zero the
+// rest of the last file page, and kernel versions differ in what it leaves
+// there and how it protects the pages after it), and a segment with no file
+// bytes that starts in the last page of the one before it (the kernel maps
+// zeros over that whole page).
+func checkKernelLayout(s segment, loads []segment) error {
+	switch {
+	case s.memsz > s.filesz && s.flags&pfW == 0:
+		return fmt.Errorf("%w: the segment is not writable, but p_memsz is larger than p_filesz", ErrUnsupported)
+	case s.filesz == 0 && len(loads) > 0 && pageDown(s.vaddr) < pageUp(loads[len(loads)-1].end()):
+		return fmt.Errorf("%w: the segment has no file bytes and starts in the previous segment's last page", ErrUnsupported)
+	}
+	return nil
 }
 
 // checkLoad checks one PT_LOAD program header against the file and the

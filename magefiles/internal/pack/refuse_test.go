@@ -71,6 +71,16 @@ func TestPackRefuses(t *testing.T) {
 			}
 			return synthetic(elfClass64, emAMD64, etExec, 0x400000, segs, 0x1000, 0, nil)
 		}(), ErrUnsupported},
+		{"a program header table the kernel refuses", func() []byte {
+			segs := okSegs()
+			for len(segs)*amd64.phentsize <= maxPhdrs {
+				segs = append(segs, testSeg{typ: ptGNUStack, flags: pfR | pfW})
+			}
+			return synthetic(elfClass64, emAMD64, etExec, 0x400200, segs, 0x300+len(segs)*amd64.phentsize, 0, nil)
+		}(), ErrMalformed},
+		{"a read-only segment with memory past its file bytes", with(testSeg{typ: ptLoad, flags: pfR | pfX, off: 0x1000, vaddr: 0x401000, filesz: 0x100, memsz: 0x3000}), ErrUnsupported},
+		{"a segment of bss alone in the previous segment's last page", with(testSeg{typ: ptLoad, flags: pfR | pfW, off: 0x800, vaddr: 0x400800, memsz: 0x3000}), ErrUnsupported},
+		{"segments far apart", with(testSeg{typ: ptLoad, flags: pfR | pfW, off: 0x1000, vaddr: 0x400000 + 1<<30 + 0x1000, filesz: 0x100, memsz: 0x100}), ErrUnsupported},
 		{"too small to gain: the stub is larger", valid, ErrNoGain},
 		{"nothing but bss", synthetic(elfClass64, emAMD64, etExec, 0x400000, []testSeg{{typ: ptLoad, flags: pfR | pfW, vaddr: 0x400000, memsz: 0x10000}}, 0x100, 0, nil), ErrNoGain},
 	}
@@ -151,6 +161,32 @@ func TestPackCancelled(t *testing.T) {
 			out, _, err := Pack(ctx, bin)
 			if !errors.Is(err, context.Canceled) || out != nil {
 				t.Errorf("Pack: %d bytes, error %v; want none and context.Canceled", len(out), err)
+			}
+		})
+	}
+}
+
+// TestParsePhdr checks that the program headers are where the kernel says
+// they are (AT_PHDR): in the last segment whose file bytes hold their start.
+func TestParsePhdr(t *testing.T) {
+	tests := []struct {
+		name string
+		segs []testSeg
+		want uint64
+	}{
+		{"in the first segment", okSegs(), 0x400000 + 64},
+		{"two segments map the headers: the last one counts", append(okSegs(),
+			testSeg{typ: ptLoad, flags: pfR, off: 0, vaddr: 0x410000, filesz: 0x300, memsz: 0x300}), 0x410000 + 64},
+		{"in no segment", []testSeg{{typ: ptLoad, flags: pfR | pfX, off: 0x1000, vaddr: 0x401000, filesz: 0x100, memsz: 0x100}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := parse(synthetic(elfClass64, emAMD64, etExec, 0x400200, tt.segs, 0x3000, 0, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.phdr != tt.want {
+				t.Errorf("program headers at %#x, want %#x", p.phdr, tt.want)
 			}
 		})
 	}
