@@ -91,11 +91,8 @@ type publisher struct {
 	out      string
 	old, new state
 	wrote    int
-	// written holds the files under out, by the state's names, that this publish
-	// has; a file of the state it does not hold is pruned.
-	written map[string]bool
-	layout  publish.Interface
-	tarball publish.Interface
+	layout   publish.Interface
+	tarball  publish.Interface
 	// published is called after each app is written to the layout.
 	published func(app string)
 }
@@ -119,8 +116,7 @@ func Publish(ctx context.Context, out string, apps []App, every bool, published 
 	p := &publisher{
 		out:     out,
 		old:     old,
-		new:     state{Apps: maps.Clone(old.Apps), Files: maps.Clone(old.Files)},
-		written: map[string]bool{},
+		new:     state{Apps: map[string]string{}, Files: map[string]string{}},
 		layout:  publish.Layout(filepath.Join(out, layoutDir)),
 		tarball: publish.Tarball(filepath.Join(out, tarDir)),
 
@@ -135,9 +131,13 @@ func Publish(ctx context.Context, out string, apps []App, every bool, published 
 		rep.Apps = append(rep.Apps, ar)
 	}
 	if every {
-		if err := p.prune(ctx, apps); err != nil {
+		if err := p.prune(ctx); err != nil {
 			return nil, 0, err
 		}
+	} else {
+		// The apps not published now keep what they had.
+		p.new.Apps = merged(p.old.Apps, p.new.Apps)
+		p.new.Files = merged(p.old.Files, p.new.Files)
 	}
 	if err := p.report(rep); err != nil {
 		return nil, 0, err
@@ -156,10 +156,10 @@ func Publish(ctx context.Context, out string, apps []App, every bool, published 
 }
 
 // prune removes what the last build published and this one did not: the layout
-// entries of apps not in apps, and the files of the state that no app of apps has.
-func (p *publisher) prune(ctx context.Context, apps []App) error {
+// entries of the apps and the files of the old state that the new one lacks.
+func (p *publisher) prune(ctx context.Context) error {
 	for _, name := range slices.Sorted(maps.Keys(p.old.Apps)) {
-		if slices.ContainsFunc(apps, func(a App) bool { return a.Name == name }) {
+		if _, ok := p.new.Apps[name]; ok {
 			continue
 		}
 		if err := p.dirty(); err != nil {
@@ -168,10 +168,9 @@ func (p *publisher) prune(ctx context.Context, apps []App) error {
 		if err := publish.RemoveFromLayout(ctx, filepath.Join(p.out, layoutDir), name); err != nil {
 			return err
 		}
-		delete(p.new.Apps, name)
 	}
 	for _, rel := range slices.Sorted(maps.Keys(p.old.Files)) {
-		if p.written[rel] {
+		if _, ok := p.new.Files[rel]; ok {
 			continue
 		}
 		if err := p.dirty(); err != nil {
@@ -180,9 +179,15 @@ func (p *publisher) prune(ctx context.Context, apps []App) error {
 		if err := os.Remove(filepath.Join(p.out, filepath.FromSlash(rel))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		delete(p.new.Files, rel)
 	}
 	return nil
+}
+
+// merged returns old's entries with now's over them.
+func merged(old, now map[string]string) map[string]string {
+	out := maps.Clone(old)
+	maps.Copy(out, now)
+	return out
 }
 
 // dirty notes a write, removing the state file before the first.
@@ -226,7 +231,6 @@ func (p *publisher) app(ctx context.Context, a App) (report.App, error) {
 			tarsFresh = false
 		}
 		p.new.Files[tar] = d.String()
-		p.written[tar] = true
 	}
 	idx, err := oci.Index(images, a.Annotations)
 	if err != nil {
@@ -279,7 +283,6 @@ func (p *publisher) binary(path string, bin Binary) error {
 	rel = filepath.ToSlash(rel)
 	sum := hex.EncodeToString(bin.SHA256[:])
 	p.new.Files[rel] = sum
-	p.written[rel] = true
 	if fi, err := os.Stat(path); err == nil && fi.Size() == bin.Size && p.old.Files[rel] == sum {
 		return nil
 	}
