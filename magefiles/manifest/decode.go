@@ -595,7 +595,7 @@ func (d *decoder) files(n *yaml.Node, p string) []File {
 					continue
 				}
 				f.To = path.Clean(s)
-				if f.To == ImageAppDir || strings.HasPrefix(f.To, ImageAppDir+"/") {
+				if atOrUnder(f.To, ImageAppDir) {
 					d.errorf(e.v, e.path, "invalid destination %q; %s holds the app's executable, which the build puts there", s, ImageAppDir)
 					continue
 				}
@@ -794,9 +794,7 @@ func (d *decoder) app(m *Manifest, def, al *layer) App {
 			d.errorf(al.node, al.path, "no src for %s; set src, or targets.%s.src", p, p.Arch)
 		}
 	}
-	if a.Image.UsesInit() && slices.ContainsFunc(a.Image.Files, func(f File) bool {
-		return f.To == ImageInit || strings.HasPrefix(f.To, ImageInit+"/")
-	}) {
+	if a.Image.UsesInit() && slices.ContainsFunc(a.Image.Files, func(f File) bool { return atOrUnder(f.To, ImageInit) }) {
 		n, p := lastSet("image", def, al)
 		d.errorf(n, p, "image.files writes %s, where image.init puts minimal's init; choose another destination, or leave init out", ImageInit)
 	}
@@ -809,6 +807,9 @@ func (d *decoder) app(m *Manifest, def, al *layer) App {
 	}
 	return a
 }
+
+// atOrUnder reports whether the clean image path p is dir or a path in it.
+func atOrUnder(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
 func orEmpty(l *layer) *layer {
 	if l == nil {

@@ -19,6 +19,7 @@ var (
 	HeaderExts = []string{".h"}
 	GASExts    = []string{".S", ".s"}
 	NASMExts   = []string{".asm", ".nasm"}
+	asmExts    = slices.Concat(GASExts, NASMExts)
 )
 
 // SourceExts returns the extensions of lang's source files.
@@ -29,7 +30,7 @@ func SourceExts(lang string) []string {
 	case LangC:
 		return CExts
 	case LangAsm:
-		return slices.Concat(GASExts, NASMExts)
+		return asmExts
 	}
 	return nil
 }
@@ -65,7 +66,7 @@ func ValidRepoComponent(c string) bool { return repoComponent.MatchString(c) }
 const MaxAppNameLen = 128
 
 // AppNameRule says in words what ValidAppName accepts, for error messages.
-const AppNameRule = "at most 128 " + RepoComponentRule
+var AppNameRule = fmt.Sprintf("at most %d %s", MaxAppNameLen, RepoComponentRule)
 
 // ValidAppName reports whether name is an app name: one component of a repository path
 // (ValidRepoComponent) of at most MaxAppNameLen bytes. The name is the image's name in

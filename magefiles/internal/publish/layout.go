@@ -295,6 +295,9 @@ func (l *layoutPublisher) publish(ctx context.Context, app string, idx v1.ImageI
 	return entries, nil
 }
 
+// layoutFile is the file that makes a directory an OCI image layout.
+const layoutFile = "oci-layout"
+
 // dropApp removes from top the entries of app, and the referrers whose subject
 // one of them, or one of the manifests gone already holds, names. It reports
 // whether there were any.
@@ -334,7 +337,7 @@ func removeFromLayout(ctx context.Context, dir, app string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, layoutFile)); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	st, err := stateFor(dir)
@@ -366,7 +369,7 @@ func removeFromLayout(ctx context.Context, dir, app string) error {
 // initLayout makes sure dir is an OCI layout, creating an empty one if dir
 // is missing or empty, and checks that its index.json can be read.
 func initLayout(ctx context.Context, dir string) error {
-	raw, err := os.ReadFile(filepath.Join(dir, "oci-layout"))
+	raw, err := os.ReadFile(filepath.Join(dir, layoutFile))
 	switch {
 	case err == nil:
 		var f struct {
@@ -417,7 +420,7 @@ func createLayout(ctx context.Context, dir string) (err error) {
 	if err := writeTopIndex(ctx, tmp, emptyIndex()); err != nil {
 		return err
 	}
-	err = files.Write(ctx, filepath.Join(tmp, "oci-layout"), 0o644, func(w io.Writer) error {
+	err = files.Write(ctx, filepath.Join(tmp, layoutFile), 0o644, func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "{\"imageLayoutVersion\":%q}", layoutVersion)
 		return err
 	})
