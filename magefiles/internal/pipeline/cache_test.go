@@ -177,13 +177,7 @@ func TestConcurrentBuilds(t *testing.T) {
 			t.Errorf("build %d: %v", i, err)
 		}
 	}
-	clean := filepath.Join(t.TempDir(), "clean")
-	if _, err := Build(context.Background(), m, WithCache(t.TempDir()), WithOut(clean), WithLog(io.Discard), withBuilder("go", &countingBuilder{})); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(treeDigest(t, clean), treeDigest(t, out)); diff != "" {
-		t.Errorf("concurrent builds left different files from one clean build (-clean +concurrent):\n%s", diff)
-	}
+	checkLikeCleanBuild(t, m, &countingBuilder{}, out, "concurrent")
 }
 
 func TestCHeaderChangeRebuilds(t *testing.T) {
@@ -260,6 +254,20 @@ func (r *recordingBuilder) Build(ctx context.Context, s manifest.Spec, out strin
 	r.built = append(r.built, s.App+" "+s.Platform.Arch)
 	r.mu.Unlock()
 	return r.inner.Build(ctx, s, out)
+}
+
+// checkLikeCleanBuild checks that out holds what a clean build of m, with a
+// fresh cache and the Go builder b, writes; what names out's state in the
+// report.
+func checkLikeCleanBuild(t *testing.T, m *manifest.Manifest, b toolchain.Builder, out, what string) {
+	t.Helper()
+	clean := filepath.Join(t.TempDir(), "clean")
+	if _, err := Build(context.Background(), m, WithCache(t.TempDir()), WithOut(clean), WithLog(io.Discard), withBuilder("go", b)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(treeDigest(t, clean), treeDigest(t, out)); diff != "" {
+		t.Errorf("images/ differs from a clean build's (-clean +%s):\n%s", what, diff)
+	}
 }
 
 // treeDigest maps every file under dir to its content, leaving out the state file.
